@@ -1,0 +1,495 @@
+"""Find and load facial-expression datasets into one in-memory :class:`Dataset`.
+
+Everything the workbook reads goes through :func:`load`:
+
+- FER2013 as the original CSV (``emotion,pixels,Usage``; labels 0 angry .. 6 neutral);
+- FER2013 in Kaggle's folder layout (``train/<class>/Training_*.jpg``, ``test/<class>/PublicTest_*.jpg`` ...);
+- any class-per-folder dataset (AffectNet-style, CK+-style ...), colour or grey, any image size;
+- the generated demo faces (:mod:`helpers.demo`) when no real data is found.
+
+Splits are always called ``train`` (fit), ``public`` (select: early stopping, hyper-parameters) and
+``private`` (the final number only), after FER2013's Training / PublicTest / PrivateTest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from helpers import FERDataError
+
+SPLITS = ("train", "public", "private")
+
+#: FER2013's CSV codes, in code order (0 = angry ... 6 = neutral).
+FER2013_CSV_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+#: Every name a dataset may use for a class, mapped to the workbook's canonical name.
+SYNONYMS = {
+    "angry": "angry", "anger": "angry", "an": "angry",
+    "disgust": "disgust", "disgusted": "disgust", "di": "disgust",
+    "fear": "fear", "fearful": "fear", "afraid": "fear", "scared": "fear", "fe": "fear",
+    "happy": "happy", "happiness": "happy", "joy": "happy", "ha": "happy",
+    "sad": "sad", "sadness": "sad", "sa": "sad",
+    "surprise": "surprise", "surprised": "surprise", "su": "surprise",
+    "neutral": "neutral", "ne": "neutral", "calm": "neutral",
+    "contempt": "contempt", "co": "contempt",
+}
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+
+#: Kaggle's FER2013 file-name prefixes give each image its original split.
+_PREFIX_SPLIT = {"training": "train", "publictest": "public", "privatetest": "private"}
+_FOLDER_SPLIT = {"train": "train", "training": "train",
+                 "val": "public", "valid": "public", "validation": "public", "publictest": "public",
+                 "test": "private", "privatetest": "private"}
+_CACHE_VERSION = 2
+
+
+def canonical_class(name: str, class_map: dict | None = None) -> str:
+    """Map a folder or label name (``'Anger'``, ``'sadness'``...) to the canonical class name.
+
+    Names the workbook does not know are kept, lower-cased, as classes of their own.
+    """
+    if class_map and name in class_map:
+        return class_map[name]
+    key = name.strip().lower()
+    return SYNONYMS.get(key, key)
+
+
+@dataclass
+class Dataset:
+    """Images and labels that travel together with their class names and splits.
+
+    ``images``  uint8 array (N, H, W, C), grey levels 0-255 (C = 1) or RGB (C = 3)
+    ``labels``  int array (N,), indices into ``classes``
+    ``classes`` class names; index i of a label or a model output means ``classes[i]``
+    ``splits``  str array (N,): ``'train'``, ``'public'`` or ``'private'``
+    ``paths``   where each image came from (file path, or ``file.csv:row``)
+    ``source``  what was loaded, e.g. ``'fer2013 folders: /data/fer2013'`` or ``'demo'``
+    ``skipped`` (where, why) for every unreadable image or bad row that was left out
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    classes: list
+    splits: np.ndarray
+    paths: np.ndarray
+    source: str
+    skipped: list = field(default_factory=list)
+
+    @property
+    def is_demo(self) -> bool:
+        return self.source.startswith("demo")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{s}={int((self.splits == s).sum())}" for s in SPLITS)
+        return (f"Dataset({self.source!r}, {len(self)} images {self.images.shape[1:]}, "
+                f"{len(self.classes)} classes, {sizes}, skipped={len(self.skipped)})")
+
+    def take(self, mask_or_index) -> "Dataset":
+        """A new Dataset with the selected images (boolean mask or index array)."""
+        idx = np.asarray(mask_or_index)
+        return Dataset(self.images[idx], self.labels[idx], list(self.classes), self.splits[idx],
+                       self.paths[idx], self.source, list(self.skipped))
+
+    def split(self, name: str) -> "Dataset":
+        """Only the images of one split (``'train'``, ``'public'`` or ``'private'``)."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; use one of {SPLITS}")
+        return self.take(self.splits == name)
+
+    def xy(self, name: str):
+        """``(images, labels)`` of one split, ready for a model or an estimator."""
+        part = self.split(name)
+        return part.images, part.labels
+
+    def sample(self, per_class: int | dict, seed: int = 0) -> "Dataset":
+        """At most ``per_class`` images of each class in each split (a dict gives a number per split).
+
+        Used by FAST_MODE to make a small, still stratified, copy of a big dataset.
+        """
+        rng = np.random.default_rng(seed)
+        keep = []
+        for s in SPLITS:
+            n = per_class.get(s, 0) if isinstance(per_class, dict) else per_class
+            for c in range(len(self.classes)):
+                idx = np.flatnonzero((self.splits == s) & (self.labels == c))
+                keep.append(rng.permutation(idx)[:n])
+        return self.take(np.sort(np.concatenate(keep)))
+
+    def counts(self) -> pd.DataFrame:
+        """Images per class (rows) and split (columns), with totals."""
+        table = pd.crosstab(pd.Categorical(np.asarray(self.classes)[self.labels], self.classes),
+                            pd.Categorical(self.splits, SPLITS), dropna=False)
+        table.index.name, table.columns.name = "class", "split"
+        table["total"] = table.sum(axis=1)
+        return table
+
+    def label_names(self) -> np.ndarray:
+        """The class name of every image."""
+        return np.asarray(self.classes)[self.labels]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Finding data
+# ----------------------------------------------------------------------------------------------------------
+
+def project_root() -> Path:
+    """The workbook's folder (the one holding ``helpers/`` and ``data/``)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def find_data(path: str | os.PathLike | None = None) -> Path | None:
+    """Where the data is: ``path`` if given, else ``$FER_DATA``, else ``data/fer2013`` or
+    ``data/fer2013.csv`` in the project; ``None`` when there is none (the caller then uses the demo set).
+
+    A path that is given (argument or ``FER_DATA``) but does not exist is an error, not a silent fallback.
+    """
+    for given, what in ((path, "the path you passed"), (os.environ.get("FER_DATA") or None, "$FER_DATA")):
+        if given is not None and str(given) != "":
+            if str(given).lower() == "demo":
+                return None
+            p = Path(given).expanduser()
+            if not p.exists():
+                raise FERDataError(f"{p}: no such file or folder ({what}). Point it at a FER2013 folder "
+                                   f"(with train/ and test/), fer2013.csv, or any class-per-folder dataset.")
+            return p
+    for candidate in (project_root() / "data" / "fer2013", project_root() / "data" / "fer2013.csv"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Images
+# ----------------------------------------------------------------------------------------------------------
+
+def to_uint8(image: np.ndarray, size=(48, 48), channels: int = 1) -> np.ndarray:
+    """Any decoded image (grey, BGR, BGRA; 8 or 16 bit or float) -> uint8 (H, W, channels).
+
+    Colour input is taken as OpenCV's BGR order; a 3-channel result is RGB.
+    """
+    img = np.asarray(image)
+    if img.ndim not in (2, 3) or img.size == 0:
+        raise ValueError(f"expected an image of shape (H, W) or (H, W, C), got {img.shape}")
+    if img.dtype == np.uint16:
+        img = (img / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        f = img.astype(np.float32)
+        if f.max(initial=0) <= 1.0:
+            f = f * 255.0
+        img = np.clip(f, 0, 255).round().astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if channels == 1:
+        if img.ndim == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    elif channels == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        raise ValueError(f"channels must be 1 or 3, not {channels}")
+    h, w = size
+    if img.shape[:2] != (h, w):
+        shrinking = img.shape[0] > h or img.shape[1] > w
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return img.reshape(h, w, channels)
+
+
+def read_image(path: str | os.PathLike, size=(48, 48), channels: int = 1) -> np.ndarray:
+    """Read one image file as uint8 (H, W, channels); a clear :class:`FERDataError` if it cannot be read."""
+    path = Path(path)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise FERDataError(f"{path}: cannot read the file ({err.strerror or err}).") from err
+    img = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
+    if img is None:
+        raise FERDataError(f"{path}: not a readable image (empty, truncated or not an image format).")
+    return to_uint8(img, size, channels)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------------------
+
+def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, channels: int = 1,
+         class_map: dict | None = None, seed: int = 0, public_fraction: float = 0.1,
+         private_fraction: float = 0.1, max_bad_fraction: float = 0.01, cache: bool = True,
+         demo_per_class: int = 400, verbose: bool = True) -> Dataset:
+    """Load a dataset into memory: images uint8 (N, size, size, channels), labels, classes and splits.
+
+    ``path``: a FER2013 CSV, a folder (Kaggle FER2013 layout or any class-per-folder set), ``'demo'``,
+    or ``None`` to look in ``$FER_DATA`` then ``data/`` and fall back to the generated demo faces.
+    ``class_map``: extra folder-name -> class-name mappings (e.g. AffectNet's ``{'0': 'neutral', ...}``).
+    Images without a split of their own get a stratified one (``public_fraction``, ``private_fraction``,
+    ``seed``). Up to ``max_bad_fraction`` of the images may be unreadable: they are skipped and listed in
+    ``Dataset.skipped``; more than that is an error. A second load of the same files comes from a cache.
+    """
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    found = find_data(path)
+    if found is None:
+        from helpers import demo
+        ds = demo.make_dataset(per_class=demo_per_class, size=size, channels=channels, seed=seed)
+        if verbose:
+            demo.announce(ds)
+        return ds
+    options = dict(size=size, channels=channels, class_map=class_map, seed=seed,
+                   public_fraction=public_fraction, private_fraction=private_fraction)
+    key = _cache_key(found, options) if cache else None
+    if key and (cached := _cache_read(key)) is not None:
+        ds = cached
+    else:
+        if found.is_file():
+            ds = _load_csv(found, size, channels, max_bad_fraction, verbose)
+        else:
+            ds = _load_folders(found, size, channels, class_map, max_bad_fraction, verbose)
+        _fill_missing_splits(ds, seed, public_fraction, private_fraction)
+        if key:
+            _cache_write(key, ds)
+    if verbose:
+        print(f"Loaded {ds!r}")
+        if ds.skipped:
+            print(f"Skipped {len(ds.skipped)} unreadable image(s) or row(s); first: {ds.skipped[0]}")
+    return ds
+
+
+def _load_csv(path: Path, size, channels, max_bad_fraction, verbose) -> Dataset:
+    """The original FER2013 CSV: ``emotion`` (0-6), ``pixels`` (space-separated grey levels), ``Usage``."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise FERDataError(f"{path}: not a readable CSV file ({err}).") from err
+    frame.columns = [c.strip().lower() for c in frame.columns]
+    missing = {"emotion", "pixels"} - set(frame.columns)
+    if missing:
+        raise FERDataError(f"{path}: missing column(s) {sorted(missing)}; a FER2013 CSV has "
+                           f"'emotion,pixels,Usage' (found {list(frame.columns)}).")
+    usage_split = {"training": "train", "publictest": "public", "privatetest": "private"}
+    images, labels, splits, paths, skipped = [], [], [], [], []
+    for i, (emotion, pixels, usage) in enumerate(zip(frame["emotion"], frame["pixels"],
+                                                      frame.get("usage", [""] * len(frame)))):
+        where = f"{path}:row {i + 2}"          # +2: the header is line 1, rows count from 1
+        try:
+            code = int(emotion)
+            if not 0 <= code < len(FER2013_CSV_LABELS):
+                raise ValueError(f"emotion {emotion!r} is not one of the codes 0-6")
+            values = np.array(pixels.split(), dtype=np.int64)
+            side = int(round(np.sqrt(values.size)))
+            if values.size == 0 or side * side != values.size:
+                raise ValueError(f"{values.size} pixel values, not a square image (FER2013 has 48x48=2304)")
+            if values.min() < 0 or values.max() > 255:
+                raise ValueError("pixel values outside 0-255")
+            split = usage_split.get(usage.strip().lower(), "") if usage.strip() else ""
+            if usage.strip() and not split:
+                raise ValueError(f"Usage {usage!r} is not Training, PublicTest or PrivateTest")
+        except ValueError as err:
+            skipped.append((where, str(err)))
+            continue
+        images.append(to_uint8(values.reshape(side, side).astype(np.uint8), size, channels))
+        labels.append(FER2013_CSV_LABELS[code])
+        splits.append(split)
+        paths.append(where)
+    _check_bad_fraction(path, len(images), skipped, max_bad_fraction)
+    return _assemble(images, labels, splits, paths, skipped, f"fer2013 csv: {path}", size, channels)
+
+
+def _list_folder_images(root: Path, class_map: dict | None):
+    """(file, class, split or '') for every image under ``root``; checks the folder structure."""
+    def is_image(p: Path):
+        return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+
+    def class_dirs(folder: Path):
+        return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+    subdirs = class_dirs(root)
+    split_dirs = [d for d in subdirs if d.name.lower() in _FOLDER_SPLIT]
+    if split_dirs:
+        groups = [(d, _FOLDER_SPLIT[d.name.lower()]) for d in split_dirs]
+    else:
+        groups = [(root, "")]
+    entries, class_sets = [], {}
+    for folder, folder_split in groups:
+        classes_here = class_dirs(folder)
+        if not classes_here:
+            raise FERDataError(f"{folder}: expected one sub-folder per class (angry/, happy/, ...), found none.")
+        names = set()
+        for cdir in classes_here:
+            files = sorted(p for p in cdir.iterdir() if is_image(p))
+            if not files:
+                raise FERDataError(f"{cdir}: the class folder holds no images "
+                                   f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}). Remove it or fill it.")
+            name = canonical_class(cdir.name, class_map)
+            names.add(name)
+            for f in files:
+                prefix = f.name.split("_", 1)[0].lower()
+                entries.append((f, name, _PREFIX_SPLIT.get(prefix, folder_split)))
+        class_sets[folder] = names
+    if len({frozenset(v) for v in class_sets.values()}) > 1:
+        union = set().union(*class_sets.values())
+        detail = "; ".join(f"{f.name}/ lacks {sorted(union - v)}" for f, v in class_sets.items() if union - v)
+        raise FERDataError(f"{root}: the splits have different classes: {detail}. "
+                           f"Every split needs the same class folders (check spelling).")
+    return entries
+
+
+def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbose) -> Dataset:
+    entries = _list_folder_images(root, class_map)
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:                                            # pragma: no cover - tqdm is a dependency
+        def tqdm(it, **_):
+            return it
+
+    def decode(path):
+        try:
+            return read_image(path, size, channels), None
+        except FERDataError as err:
+            return None, str(err)
+
+    images, labels, splits, paths, skipped = [], [], [], [], []
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        results = pool.map(decode, [e[0] for e in entries], chunksize=256)
+        for (file, name, split), (img, error) in tqdm(zip(entries, results), total=len(entries),
+                                                      desc=f"reading {root.name}", disable=not verbose):
+            if img is None:
+                skipped.append((str(file), error))
+                continue
+            images.append(img)
+            labels.append(name)
+            splits.append(split)
+            paths.append(str(file))
+    _check_bad_fraction(root, len(images), skipped, max_bad_fraction)
+    kind = "fer2013 folders" if any(s for s in splits) and _looks_like_fer(entries) else "folders"
+    return _assemble(images, labels, splits, paths, skipped, f"{kind}: {root}", size, channels)
+
+
+def _looks_like_fer(entries) -> bool:
+    return any(e[0].name.split("_", 1)[0].lower() in _PREFIX_SPLIT for e in entries[:1000])
+
+
+def _check_bad_fraction(where, n_good, skipped, max_bad_fraction):
+    n_bad = len(skipped)
+    if n_good == 0:
+        first = f" First problem: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        raise FERDataError(f"{where}: no usable images.{first}")
+    if n_bad > max(3, max_bad_fraction * (n_good + n_bad)):
+        listing = "\n  ".join(f"{w}: {why}" for w, why in skipped[:5])
+        raise FERDataError(f"{where}: {n_bad} of {n_good + n_bad} images/rows are unusable (more than "
+                           f"{max_bad_fraction:.0%}); the first ones:\n  {listing}")
+
+
+def _assemble(images, labels, splits, paths, skipped, source, size, channels) -> Dataset:
+    classes = sorted(set(labels))
+    index = {c: i for i, c in enumerate(classes)}
+    return Dataset(images=np.stack(images) if images else np.zeros((0, *size, channels), np.uint8),
+                   labels=np.array([index[c] for c in labels], dtype=np.int64),
+                   classes=classes, splits=np.array(splits, dtype="<U8"),
+                   paths=np.array(paths), source=source, skipped=skipped)
+
+
+def stratified_assign(labels: np.ndarray, fractions: dict, seed: int = 0) -> np.ndarray:
+    """Give each label a split name so that every class is cut in the same proportions.
+
+    ``fractions`` maps split name -> share (e.g. ``{'public': .1, 'private': .1}``); the rest is ``'train'``.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.full(len(labels), "train", dtype="<U8")
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        start = 0
+        for name, share in fractions.items():
+            n = int(round(share * len(idx)))
+            out[idx[start:start + n]] = name
+            start += n
+    return out
+
+
+def _fill_missing_splits(ds: Dataset, seed, public_fraction, private_fraction):
+    """Images without a split get one: all unsplit -> train/public/private; a given train/test pair
+    without a validation set -> ``public`` carved out of train (the test set stays untouched)."""
+    missing = ds.splits == ""
+    if missing.any():
+        ds.splits[missing] = stratified_assign(ds.labels[missing],
+                                               {"public": public_fraction, "private": private_fraction}, seed)
+    if not (ds.splits == "public").any() and (ds.splits == "train").any():
+        train = np.flatnonzero(ds.splits == "train")
+        ds.splits[train] = stratified_assign(ds.labels[train], {"public": public_fraction}, seed)
+
+
+def label_order_table(classes) -> pd.DataFrame:
+    """How a dataset's label indices relate to FER2013's CSV codes (they differ: alphabetical vs. 0-6)."""
+    rows = [{"index here": i, "class": c,
+             "FER2013 CSV code": FER2013_CSV_LABELS.index(c) if c in FER2013_CSV_LABELS else None}
+            for i, c in enumerate(classes)]
+    return pd.DataFrame(rows).set_index("index here").astype({"FER2013 CSV code": "Int64"})
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Cache: a .npz per (files, options); a second load of FER2013 takes a fraction of a second
+# ----------------------------------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """``$FER_CACHE``, else ``~/.cache/fer-workbook`` (never inside the user's data folder)."""
+    return Path(os.environ.get("FER_CACHE") or Path.home() / ".cache" / "fer-workbook")
+
+
+def _cache_key(found: Path, options: dict) -> str:
+    h = hashlib.sha1(json.dumps([_CACHE_VERSION, str(found.resolve()), repr(sorted(options.items()))]).encode())
+    if found.is_file():
+        st = found.stat()
+        h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    else:
+        for dirpath, dirnames, filenames in os.walk(found):
+            dirnames.sort()
+            for name in sorted(filenames):
+                st = os.stat(os.path.join(dirpath, name))
+                h.update(f"{dirpath}/{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def _cache_read(key: str) -> Dataset | None:
+    file = cache_dir() / f"{key}.npz"
+    if not file.exists():
+        return None
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            return Dataset(z["images"], z["labels"], meta["classes"], z["splits"].astype("<U8"), z["paths"],
+                           meta["source"], [tuple(s) for s in meta["skipped"]])
+    except (OSError, ValueError, KeyError):
+        return None                                                  # a damaged cache is simply rebuilt
+
+
+def _cache_write(key: str, ds: Dataset) -> None:
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{key}.tmp.npz"
+        meta = json.dumps({"classes": ds.classes, "source": ds.source, "skipped": ds.skipped})
+        np.savez(tmp, images=ds.images, labels=ds.labels, splits=ds.splits, paths=ds.paths, meta=meta)
+        tmp.replace(folder / f"{key}.npz")
+    except OSError:
+        pass                                                         # no cache is slower, not wrong
+
+
+SPLIT_DESCRIPTIONS = {
+    "train": "fit the model (FER2013 'Training')",
+    "public": "select: early stopping, hyper-parameters (FER2013 'PublicTest')",
+    "private": "the final number only (FER2013 'PrivateTest')",
+}
+
+__all__ = ["Dataset", "load", "find_data", "read_image", "to_uint8", "canonical_class", "label_order_table",
+           "stratified_assign", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir", "project_root"]

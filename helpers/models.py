@@ -1,0 +1,136 @@
+"""A small zoo of Keras 3 models for 48x48 faces, each built by one function.
+
+Every model takes **raw grey levels 0-255** (float32, shape ``input_shape``) and rescales inside, so every
+consumer (notebooks, the CLI, the widget) feeds it the same way. Augmentation layers, when asked for, sit
+inside the model too: Keras runs them only while training, so the saved model predicts unchanged.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+INIT = "he_normal"     # He-normal initialisation suits ReLU networks (one study's choice too)
+
+
+def augmentation(flip=True, rotation=0.04, shift=0.1, zoom=0.1, contrast=0.2, brightness=0.15,
+                 seed: int | None = None) -> keras.Sequential:
+    """Random flips, small rotations (``rotation`` x 360 degrees), shifts, zooms, contrast and brightness.
+
+    These are Keras preprocessing layers: active in ``fit``, identity in ``predict``/``evaluate``.
+    """
+    steps = []
+    if flip:
+        steps.append(layers.RandomFlip("horizontal", seed=seed))
+    if rotation:
+        steps.append(layers.RandomRotation(rotation, fill_mode="nearest", seed=seed))
+    if shift:
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed))
+    if zoom:
+        steps.append(layers.RandomZoom((-zoom, zoom), fill_mode="nearest", seed=seed))
+    if contrast:
+        steps.append(layers.RandomContrast(contrast, value_range=(0, 255), seed=seed))
+    if brightness:
+        steps.append(layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed))
+    return keras.Sequential(steps, name="augmentation")
+
+
+def _stem(input_shape, augment):
+    """Input (raw 0-255) -> optional augmentation -> rescale to 0-1."""
+    inputs = keras.Input(shape=input_shape, name="pixels_0_255")
+    x = inputs
+    if augment:
+        x = (augment if isinstance(augment, keras.Layer) else augmentation())(x)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    return inputs, x
+
+
+def _head(x, n_classes):
+    # float32 output even under mixed precision: softmax and the loss stay numerically stable
+    return layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
+
+
+def _conv_bn(x, filters, name):
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=INIT, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def vgg_cnn(input_shape=(48, 48, 1), n_classes=7, widths=(64, 128, 256, 512), convs_per_block=2,
+            dense=512, dropout=(0.25, 0.5), augment=True, name="vgg_cnn") -> keras.Model:
+    """VGG-style blocks: ``convs_per_block`` 3x3 conv + batch norm + ReLU, then max-pool and dropout;
+    then a dense layer and softmax. ``widths`` sets the number of blocks and their filters."""
+    inputs, x = _stem(input_shape, augment)
+    for b, width in enumerate(widths, start=1):
+        for c in range(1, convs_per_block + 1):
+            x = _conv_bn(x, width, f"block{b}_conv{c}")
+        x = layers.MaxPooling2D(name=f"block{b}_pool")(x)
+        x = layers.Dropout(dropout[0], name=f"block{b}_drop")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense, use_bias=False, kernel_initializer=INIT, name="dense")(x)
+    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.Activation("relu", name="dense_relu")(x)
+    x = layers.Dropout(dropout[1], name="dense_drop")(x)
+    return keras.Model(inputs, _head(x, n_classes), name=name)
+
+
+def thesis_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True) -> keras.Model:
+    """The FER2013 thesis CNN: four blocks of two 3x3 convs (64-128-256-512), batch norm, max-pool and
+    dropout, dense 512, softmax."""
+    return vgg_cnn(input_shape, n_classes, (64, 128, 256, 512), 2, 512, (0.25, 0.5), augment, "thesis_cnn")
+
+
+def compact_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True) -> keras.Model:
+    """A CNN sized for a 2-core CPU: the thesis layout at half the width in the first blocks."""
+    return vgg_cnn(input_shape, n_classes, (32, 64, 128, 256), 2, 256, (0.2, 0.5), augment, "compact_cnn")
+
+
+def affectnet_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True) -> keras.Model:
+    """The AffectNet study's CNN: conv blocks of 96/256/256 then 128/64/32 filters, dense 32, dropout 30-50%."""
+    inputs, x = _stem(input_shape, augment)
+    for i, filters in enumerate((96, 256, 256), start=1):
+        x = _conv_bn(x, filters, f"conv{i}")
+        x = layers.MaxPooling2D(name=f"pool{i}")(x)
+        x = layers.Dropout(0.3, name=f"drop{i}")(x)
+    for i, filters in enumerate((128, 64, 32), start=4):
+        x = _conv_bn(x, filters, f"conv{i}")
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(32, activation="relu", kernel_initializer=INIT, name="dense")(x)
+    x = layers.Dropout(0.5, name="dense_drop")(x)
+    return keras.Model(inputs, _head(x, n_classes), name="affectnet_cnn")
+
+
+def mobilenet_v2(input_shape=(48, 48, 1), n_classes=7, augment=True, weights="imagenet",
+                 image_size=96) -> tuple[keras.Model, str]:
+    """MobileNetV2 with a new softmax head, as one study used.
+
+    Faces are resized to ``image_size`` (MobileNet's smallest ImageNet size is 96) and grey is repeated to
+    3 channels. ImageNet weights are used when they can be downloaded; otherwise the network starts from
+    random weights. Returns ``(model, what_weights_were_used)`` so the notebook can say which.
+    """
+    inputs, x = _stem(input_shape, augment)
+    x = layers.Resizing(image_size, image_size, name="resize")(x)
+    if input_shape[-1] == 1:
+        x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    x = layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(x)      # MobileNetV2 expects [-1, 1]
+    used = weights
+    try:
+        base = keras.applications.MobileNetV2(input_shape=(image_size, image_size, 3), include_top=False,
+                                              weights=weights, pooling="avg")
+    except Exception as err:                    # no network: the download fails; train from scratch instead
+        used = f"random init (ImageNet weights unavailable: {type(err).__name__})"
+        base = keras.applications.MobileNetV2(input_shape=(image_size, image_size, 3), include_top=False,
+                                              weights=None, pooling="avg")
+    x = base(x)
+    x = layers.Dropout(0.3, name="head_drop")(x)
+    return keras.Model(inputs, _head(x, n_classes), name="mobilenet_v2"), str(used)
+
+
+ZOO = {"thesis_cnn": thesis_cnn, "compact_cnn": compact_cnn, "affectnet_cnn": affectnet_cnn}
+
+
+def build(name: str, **kwargs) -> keras.Model:
+    """Build a model of the zoo by name (``thesis_cnn``, ``compact_cnn``, ``affectnet_cnn``)."""
+    if name not in ZOO:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(ZOO)}")
+    return ZOO[name](**kwargs)

@@ -1,0 +1,277 @@
+"""Device settings, seeds, callbacks and the training loop shared by the notebooks and the full run.
+
+``fit`` trains any Keras model on a :class:`helpers.data.Dataset`: the ``train`` split to fit, the ``public``
+split to select (checkpoint, early stopping). ``private`` is never touched here. Every epoch is checkpointed
+(``BackupAndRestore``) so that an interrupted run, started again with the same ``out_dir``, resumes.
+
+The full training run that produced ``models/fer2013_cnn.keras`` is ``python -m helpers.train --ship``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from helpers import balance
+from helpers.data import Dataset
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Device and seeds
+# ----------------------------------------------------------------------------------------------------------
+
+def _cpu_flags() -> set:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.split(":", 1)[-1].split())
+
+
+def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True) -> dict:
+    """Pick the fastest settings for this machine and say which.
+
+    GPU: ``mixed_float16`` and XLA left to Keras. CPU: XLA off (``jit_compile=False`` trained 2x faster here)
+    and ``mixed_bfloat16`` when the CPU has bfloat16 units (AMX or AVX512-BF16; measured 2x for the VGG-style
+    CNNs, see ``benchmarks/train_throughput.py``). ``mixed_precision=False`` forces float32.
+    Returns ``{'device', 'policy', 'jit_compile', 'cpu'}``; pass ``jit_compile`` to ``model.compile``.
+    """
+    import tensorflow as tf
+    gpus = tf.config.list_physical_devices("GPU")
+    flags = _cpu_flags()
+    if gpus:
+        device, jit, policy = f"GPU x{len(gpus)}", "auto", "mixed_float16"
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+    else:
+        device, jit = f"CPU ({platform.processor() or platform.machine()}, {_cpu_count()} cores)", False
+        policy = "mixed_bfloat16" if flags & {"amx_bf16", "avx512_bf16"} else "float32"
+    if mixed_precision is False or mixed_precision == "float32":
+        policy = "float32"
+    elif isinstance(mixed_precision, str) and mixed_precision != "auto":
+        policy = mixed_precision
+    keras.mixed_precision.set_global_policy(policy)
+    info = {"device": device, "policy": policy, "jit_compile": jit,
+            "cpu": "AMX" if "amx_bf16" in flags else ("AVX512" if "avx512f" in flags else "x86/other")}
+    if verbose:
+        print(f"Training on {device}; precision policy {policy}; jit_compile={jit}")
+    return info
+
+
+def _cpu_count() -> int:
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def set_seeds(seed: int = 42) -> None:
+    """Seed Python, NumPy and TensorFlow together (call before building each model)."""
+    keras.utils.set_random_seed(seed)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Callbacks
+# ----------------------------------------------------------------------------------------------------------
+
+class MacroMetrics(keras.callbacks.Callback):
+    """After each epoch: macro precision, recall and F1 on the selection split, added to the logs
+    (``val_macro_precision`` ...) so the history, the CSV log and the learning curves all have them."""
+
+    def __init__(self, x_val, y_val, batch_size=256):
+        super().__init__()
+        self.x_val, self.y_val, self.batch_size = x_val, y_val, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        from sklearn.metrics import precision_recall_fscore_support
+        pred = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0).argmax(1)
+        p, r, f, _ = precision_recall_fscore_support(self.y_val, pred, average="macro", zero_division=0)
+        if logs is not None:
+            logs.update(val_macro_precision=p, val_macro_recall=r, val_macro_f1=f)
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+def warmup_cosine(epochs: int, peak_lr: float, warmup: int = 2, floor: float = 0.01):
+    """Learning rate per epoch: linear warm-up to ``peak_lr``, then a cosine down to ``floor * peak_lr``."""
+    def schedule(epoch, lr=None):
+        if epoch < warmup:
+            return peak_lr * (epoch + 1) / (warmup + 1)
+        t = (epoch - warmup) / max(1, epochs - warmup - 1)
+        return peak_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+    return schedule
+
+
+def _best_so_far(log_file: Path, monitor: str):
+    """On resume: the best ``monitor`` value already reached, so the checkpoint is not overwritten by worse."""
+    if not log_file.exists():
+        return None
+    with log_file.open() as fh:
+        values = [float(row[monitor]) for row in csv.DictReader(fh) if row.get(monitor)]
+    return max(values) if values else None
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Training
+# ----------------------------------------------------------------------------------------------------------
+
+def make_optimizer(name: str = "nadam", lr: float = 1e-3):
+    """``'nadam'`` (one study found it best), ``'adam'`` or ``'sgd'`` (Nesterov momentum 0.9)."""
+    if name == "nadam":
+        return keras.optimizers.Nadam(lr)
+    if name == "adam":
+        return keras.optimizers.Adam(lr)
+    if name == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    raise ValueError(f"unknown optimizer {name!r}: use 'nadam', 'adam' or 'sgd'")
+
+
+def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 30, batch_size: int = 128,
+        optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights", weight_power: float = 1.0,
+        label_smoothing: float = 0.0, patience: int | None = 10, schedule: str = "cosine",
+        jit_compile="auto", seed: int = 42, verbose: int = 2) -> dict:
+    """Train ``model`` on ``ds``'s train split, selecting on its public split; returns the history dict.
+
+    ``imbalance``: ``'weights'`` (class weights ``(n / (k * n_c)) ** weight_power``), ``'oversample'``
+    (repeat minority images up to the largest class) or ``'none'``.
+    ``schedule``: ``'cosine'`` (warm-up then cosine decay over ``epochs``) or ``'plateau'`` (halve the rate
+    when the public accuracy stalls). The best epoch on public accuracy is kept (``best.keras``) and its
+    weights are restored at the end. Everything is written under ``out_dir``; calling ``fit`` again with the
+    same ``out_dir`` after an interruption resumes from the last finished epoch.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_classes = len(ds.classes)
+    x_train, y_train = ds.xy("train")
+    x_val, y_val = ds.xy("public")
+    class_weight = None
+    if imbalance == "weights":
+        class_weight = balance.class_weights(y_train, n_classes, power=weight_power)
+    elif imbalance == "oversample":
+        idx = balance.oversample_indices(y_train, seed=seed)
+        x_train, y_train = x_train[idx], y_train[idx]
+    elif imbalance != "none":
+        raise ValueError(f"imbalance must be 'weights', 'oversample' or 'none', not {imbalance!r}")
+
+    model.compile(optimizer=make_optimizer(optimizer, lr),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                  metrics=["accuracy"], jit_compile=jit_compile)
+    log_file = out / "log.csv"
+    best = _best_so_far(log_file, "val_accuracy")
+    callbacks = [
+        EpochTimer(),                                              # these two first: later callbacks
+        MacroMetrics(x_val.astype("float32"), y_val),             # (CSV log, history) see their values
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", mode="max",
+                                        save_best_only=True, initial_value_threshold=best),
+    ]
+    if schedule == "cosine":
+        callbacks.append(keras.callbacks.LearningRateScheduler(warmup_cosine(epochs, lr)))
+    elif schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", mode="max", factor=0.5,
+                                                           patience=max(2, (patience or 10) // 3)))
+    if patience:
+        callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=patience))
+    callbacks.append(keras.callbacks.CSVLogger(str(log_file), append=True))      # last: logs everything
+    start = time.perf_counter()
+    history = model.fit(
+        x_train.astype("float32"), keras.utils.to_categorical(y_train, n_classes),
+        validation_data=(x_val.astype("float32"), keras.utils.to_categorical(y_val, n_classes)),
+        epochs=epochs, batch_size=batch_size, class_weight=class_weight, callbacks=callbacks,
+        shuffle=True, verbose=verbose)
+    seconds = time.perf_counter() - start
+    if (out / "best.keras").exists():
+        model.set_weights(keras.models.load_model(out / "best.keras").get_weights())
+    result = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    result["seconds"] = seconds
+    (out / "history.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def read_log(out_dir: str | Path) -> dict:
+    """The whole per-epoch log of a (possibly resumed) run, as ``{metric: [values per epoch]}``."""
+    with (Path(out_dir) / "log.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in rows[0]} if rows else {}
+
+
+def save_shipped(model: keras.Model, classes, path: str | Path, meta: dict) -> Path:
+    """Save ``model`` (``.keras``) and, next to it, a ``.json`` with the class names in output order and
+    ``meta`` (recipe, accuracy per split, wall time, hardware, the command that reproduces it)."""
+    path = Path(path).with_suffix(".keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    info = {"labels": list(classes), "input": "float32 (N, 48, 48, 1), raw grey levels 0-255", **meta}
+    path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The full run: python -m helpers.train --ship
+# ----------------------------------------------------------------------------------------------------------
+
+RECIPES = {
+    "cpu_best": dict(model="compact_cnn", epochs=40, batch_size=128, optimizer="nadam", lr=2e-3,
+                     imbalance="weights", weight_power=0.5, label_smoothing=0.1, schedule="cosine",
+                     patience=None),
+}
+
+
+def main(argv=None):
+    from helpers import data, evaluate, models
+    parser = argparse.ArgumentParser(description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
+                                                 "PrivateTest evaluated once at the end.")
+    parser.add_argument("--recipe", default="cpu_best", choices=sorted(RECIPES))
+    parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
+    parser.add_argument("--out", default="runs/train_full", help="folder for checkpoints and logs")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--ship", action="store_true", help="also write models/fer2013_cnn.keras + .json")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    recipe = dict(RECIPES[args.recipe])
+    if args.epochs:
+        recipe["epochs"] = args.epochs
+    ds = data.load(args.data)
+    from helpers import audit
+    leaks = audit.train_test_leaks(ds)
+    if len(leaks):
+        print(f"Dropping {len(leaks)} Training images that are pixel-identical to a test image (leakage).")
+        ds = ds.take(np.setdiff1d(np.arange(len(ds)), leaks))
+    device = configure_device()
+    set_seeds(args.seed)
+    model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes))
+    fit_args = {k: v for k, v in recipe.items() if k != "model"}
+    history = fit(model, ds, args.out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
+    log = read_log(args.out)
+    report = evaluate.split_scores(model, ds, ("public", "private"))
+    meta = {"recipe": {"name": args.recipe, **recipe}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
+            "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
+            "train_wall_minutes": round(sum(log.get("epoch_seconds", [])) / 60, 1),
+            "hardware": device, "data": ds.source, "dropped_train_leaks": int(len(leaks)),
+            "scores": report, "keras": keras.__version__,
+            "command": f"python -m helpers.train --recipe {args.recipe} --ship"}
+    print(json.dumps(meta, indent=2))
+    (Path(args.out) / "result.json").write_text(json.dumps(meta, indent=2))
+    if args.ship:
+        path = save_shipped(model, ds.classes, data.project_root() / "models" / "fer2013_cnn.keras", meta)
+        print(f"Saved {path} and {path.with_suffix('.json')}")
+
+
+if __name__ == "__main__":
+    main()
