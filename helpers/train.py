@@ -227,7 +227,7 @@ def save_shipped(model: keras.Model, classes, path: str | Path, meta: dict) -> P
 # ----------------------------------------------------------------------------------------------------------
 
 RECIPES = {
-    "cpu_best": dict(model="compact_cnn", epochs=40, batch_size=128, optimizer="nadam", lr=2e-3,
+    "cpu_best": dict(model="compact_cnn", epochs=50, batch_size=128, optimizer="nadam", lr=2e-3,
                      imbalance="weights", weight_power=0.5, label_smoothing=0.1, schedule="cosine",
                      patience=None),
 }
