@@ -419,7 +419,11 @@ def stratified_assign(labels: np.ndarray, fractions: dict, seed: int = 0) -> np.
 
 def _fill_missing_splits(ds: Dataset, seed, public_fraction, private_fraction):
     """Images without a split get one: all unsplit -> train/public/private; a given train/test pair
-    without a validation set -> ``public`` carved out of train (the test set stays untouched)."""
+    without a validation set -> ``public`` carved out of train (the test set stays untouched). A train/val
+    pair without a test set (AffectNet's layout, whose val/ the literature reports on) -> val/ becomes
+    ``private`` and ``public`` is carved out of train."""
+    if (ds.splits == "public").any() and not (ds.splits == "private").any() and not (ds.splits == "").any():
+        ds.splits[ds.splits == "public"] = "private"
     missing = ds.splits == ""
     if missing.any():
         ds.splits[missing] = stratified_assign(ds.labels[missing],

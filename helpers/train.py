@@ -173,6 +173,10 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 3
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                   metrics=["accuracy"], jit_compile=jit_compile)
     log_file = out / "log.csv"
+    resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
+    if not resuming:                              # a new run: forget an earlier finished run's log and best
+        log_file.unlink(missing_ok=True)
+        (out / "best.keras").unlink(missing_ok=True)
     best = _best_so_far(log_file, "val_accuracy")
     callbacks = [
         EpochTimer(),                                              # these two first: later callbacks

@@ -1,0 +1,102 @@
+"""Small datasets written in every format the loaders read; each test gets fresh copies in tmp_path."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from helpers.data import FER2013_CSV_LABELS
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """No test reads the developer's data or cache, or writes into the project's runs/."""
+    monkeypatch.setenv("FER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FER_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("FER_DATA", raising=False)
+
+
+def face(rng, h=48, w=48, channels=1, dtype=np.uint8):
+    shape = (h, w) if channels == 1 else (h, w, channels)
+    if dtype == np.uint16:
+        return rng.integers(0, 65536, shape).astype(np.uint16)
+    return rng.integers(0, 256, shape).astype(np.uint8)
+
+
+def write_image(path, img):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(path.suffix, img)
+    assert ok
+    buf.tofile(str(path))
+
+
+@pytest.fixture
+def fer_csv(tmp_path):
+    """A FER2013-style CSV: 2 rows per class and usage, codes 0-6 in the CSV's own order."""
+    rng = np.random.default_rng(0)
+    rows = ["emotion,pixels,Usage"]
+    for usage in ("Training", "PublicTest", "PrivateTest"):
+        for code in range(7):
+            for _ in range(2):
+                rows.append(f"{code},{' '.join(map(str, face(rng).ravel()))},{usage}")
+    path = tmp_path / "fer2013.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def kaggle_folders(tmp_path):
+    """FER2013 in Kaggle's layout: train/<class>/Training_*.jpg, test/<class>/{Public,Private}Test_*.jpg."""
+    rng = np.random.default_rng(1)
+    root = tmp_path / "fer2013"
+    n = 0
+    for cls in sorted(FER2013_CSV_LABELS):
+        for split, prefix, count in (("train", "Training", 3), ("test", "PublicTest", 2), ("test", "PrivateTest", 1)):
+            for _ in range(count):
+                n += 1
+                write_image(root / split / cls / f"{prefix}_{1000 + n}.jpg", face(rng))
+    return root
+
+
+@pytest.fixture
+def ckplus_folders(tmp_path):
+    """A CK+-style set: one folder per class with CK+'s names, colour PNGs of another size, no split."""
+    rng = np.random.default_rng(2)
+    root = tmp_path / "ckplus"
+    for cls in ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"):
+        for i in range(10):
+            write_image(root / cls / f"S{i:03d}_{cls}.png", face(rng, 120, 100, channels=3))
+    return root
+
+
+@pytest.fixture
+def affectnet_folders(tmp_path):
+    """AffectNet-style: train/ and val/ with numbered class folders 0-7 (needs a class_map)."""
+    rng = np.random.default_rng(3)
+    root = tmp_path / "affectnet"
+    for split, count in (("train", 6), ("val", 2)):
+        for code in range(8):
+            for i in range(count):
+                write_image(root / split / str(code) / f"{i}.jpg", face(rng, 96, 96, channels=3))
+    return root
+
+
+AFFECTNET_MAP = {"0": "neutral", "1": "happy", "2": "sad", "3": "surprise", "4": "fear", "5": "disgust",
+                 "6": "angry", "7": "contempt"}
+
+
+def snapshot(root):
+    """(path, size, mtime, bytes) of every file under root: to prove loading changes nothing."""
+    out = []
+    for dirpath, _, files in os.walk(root):
+        for f in sorted(files):
+            p = os.path.join(dirpath, f)
+            st = os.stat(p)
+            out.append((p, st.st_size, st.st_mtime_ns, open(p, "rb").read()))
+    return sorted(out)
+
+
+#: The dataset the notebook tests run on, read before any test changes the environment:
+#: $FER_DATA when set (CI points it at FER2013), otherwise the generated demo set.
+SESSION_DATA = os.environ.get("FER_DATA") or "demo"

@@ -1,0 +1,159 @@
+import numpy as np
+import pytest
+
+from conftest import AFFECTNET_MAP, face, snapshot, write_image
+from helpers import FERDataError, data, demo
+
+
+def test_csv_maps_codes_to_names_and_usage_to_splits(fer_csv):
+    ds = data.load(fer_csv, verbose=False)
+    assert ds.images.shape == (42, 48, 48, 1) and ds.images.dtype == np.uint8
+    assert ds.classes == sorted(data.FER2013_CSV_LABELS)           # alphabetical, names not codes
+    assert {s: int((ds.splits == s).sum()) for s in data.SPLITS} == {"train": 14, "public": 14, "private": 14}
+    # the CSV's code 4 is 'sad' (not the 4th alphabetical class, 'neutral'): check pixels of row 10
+    rows = open(fer_csv).read().splitlines()
+    code, pixels, _ = rows[9].split(",")
+    i = list(ds.paths).index(f"{fer_csv}:row 10")
+    assert ds.classes[ds.labels[i]] == data.FER2013_CSV_LABELS[int(code)]
+    assert np.array_equal(ds.images[i].ravel(), np.array(pixels.split(), dtype=np.uint8))
+
+
+def test_csv_bad_rows_are_skipped_counted_and_named(fer_csv):
+    lines = open(fer_csv).read().splitlines()
+    lines[3] = "3,1 2 3,Training"                              # wrong pixel count
+    lines[5] = "9," + lines[5].split(",", 1)[1]                # unknown label
+    fer_csv.write_text("\n".join(lines) + "\n")
+    ds = data.load(fer_csv, verbose=False, max_bad_fraction=0.1)
+    assert len(ds) == 40 and len(ds.skipped) == 2
+    where = dict(ds.skipped)
+    assert "3 pixel values" in where[f"{fer_csv}:row 4"]
+    assert "emotion '9'" in where[f"{fer_csv}:row 6"]
+
+
+def test_csv_with_too_many_bad_rows_fails_naming_them(fer_csv):
+    lines = open(fer_csv).read().splitlines()
+    for i in range(1, 8):
+        lines[i] = "0,1 2 3,Training"
+    fer_csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(FERDataError, match=r"(?s)7 of 42 .*row 2: 3 pixel values"):
+        data.load(fer_csv, verbose=False)
+
+
+def test_csv_missing_columns(tmp_path):
+    bad = tmp_path / "x.csv"
+    bad.write_text("label,image\n1,2\n")
+    with pytest.raises(FERDataError, match=r"x\.csv: missing column\(s\) \['emotion', 'pixels'\]"):
+        data.load(bad, verbose=False)
+
+
+def test_kaggle_folders_take_split_from_file_prefix(kaggle_folders):
+    ds = data.load(kaggle_folders, verbose=False)
+    assert ds.source.startswith("fer2013 folders")
+    counts = ds.counts()
+    assert (counts["train"] == 3).all() and (counts["public"] == 2).all() and (counts["private"] == 1).all()
+    assert all("PublicTest_" in p for p in ds.paths[ds.splits == "public"])
+
+
+def test_ckplus_names_are_mapped_and_images_resized(ckplus_folders):
+    ds = data.load(ckplus_folders, verbose=False)
+    assert ds.classes == ["angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
+    assert ds.images.shape[1:] == (48, 48, 1)
+    counts = ds.counts()                                        # no split given: stratified 8/1/1 per class
+    assert (counts["train"] == 8).all() and (counts["public"] == 1).all() and (counts["private"] == 1).all()
+    colour = data.load(ckplus_folders, size=144, channels=3, verbose=False)
+    assert colour.images.shape[1:] == (144, 144, 3)
+
+
+def test_affectnet_numbered_folders_with_class_map(affectnet_folders):
+    ds = data.load(affectnet_folders, class_map=AFFECTNET_MAP, verbose=False)
+    assert len(ds.classes) == 8 and "contempt" in ds.classes
+    # val/ is AffectNet's test set: it becomes 'private'; 'public' is carved out of train
+    assert (ds.counts()["private"] == 2).all()
+    assert ds.counts()["public"].sum() > 0 and ds.counts()["train"].sum() + ds.counts()["public"].sum() == 48
+
+
+def test_split_is_reproducible_with_seed(ckplus_folders):
+    a = data.load(ckplus_folders, seed=1, cache=False, verbose=False)
+    b = data.load(ckplus_folders, seed=1, cache=False, verbose=False)
+    c = data.load(ckplus_folders, seed=2, cache=False, verbose=False)
+    assert np.array_equal(a.splits, b.splits) and not np.array_equal(a.splits, c.splits)
+
+
+def test_corrupt_image_is_skipped_and_counted(kaggle_folders):
+    bad = kaggle_folders / "train" / "happy" / "Training_9999.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    ds = data.load(kaggle_folders, verbose=False, max_bad_fraction=0.05)
+    assert len(ds) == 42 and len(ds.skipped) == 1
+    assert ds.skipped[0][0] == str(bad) and "not a readable image" in ds.skipped[0][1]
+
+
+def test_empty_class_folder_is_named(kaggle_folders):
+    empty = kaggle_folders / "test" / "contempt"
+    empty.mkdir()
+    with pytest.raises(FERDataError, match=r"contempt: the class folder holds no images"):
+        data.load(kaggle_folders, verbose=False)
+
+
+def test_train_and_test_with_different_classes(kaggle_folders):
+    for f in (kaggle_folders / "test" / "disgust").iterdir():
+        f.unlink()
+    (kaggle_folders / "test" / "disgust").rmdir()
+    with pytest.raises(FERDataError, match=r"different classes: test/ lacks \['disgust'\]"):
+        data.load(kaggle_folders, verbose=False)
+
+
+def test_missing_paths_are_errors_not_silent_demo(tmp_path, monkeypatch):
+    with pytest.raises(FERDataError, match="no such file or folder"):
+        data.load(tmp_path / "nowhere", verbose=False)
+    monkeypatch.setenv("FER_DATA", str(tmp_path / "also_nowhere"))
+    with pytest.raises(FERDataError, match=r"also_nowhere.*\$FER_DATA"):
+        data.load(verbose=False)
+
+
+def test_loading_never_modifies_user_data(kaggle_folders):
+    before = snapshot(kaggle_folders)
+    data.load(kaggle_folders, verbose=False)
+    data.load(kaggle_folders, verbose=False)
+    assert snapshot(kaggle_folders) == before
+
+
+def test_cache_is_used_and_invalidated_by_changes(kaggle_folders):
+    first = data.load(kaggle_folders, verbose=False)
+    assert len(list(data.cache_dir().glob("*.npz"))) == 1
+    again = data.load(kaggle_folders, verbose=False)
+    assert np.array_equal(first.images, again.images) and np.array_equal(first.splits, again.splits)
+    write_image(kaggle_folders / "train" / "sad" / "Training_5555.jpg", face(np.random.default_rng(9)))
+    changed = data.load(kaggle_folders, verbose=False)
+    assert len(changed) == len(first) + 1
+
+
+def test_to_uint8_handles_rgba_16bit_and_float():
+    rng = np.random.default_rng(0)
+    rgba = np.dstack([face(rng, 60, 80, 3), np.full((60, 80), 255, np.uint8)])
+    assert data.to_uint8(rgba).shape == (48, 48, 1)
+    deep = face(rng, 48, 48, dtype=np.uint16)
+    assert np.abs(data.to_uint8(deep)[..., 0].astype(int) - deep / 257).max() <= 1
+    assert data.to_uint8(np.ones((48, 48), np.float32)).max() == 255
+
+
+def test_canonical_class_names():
+    assert [data.canonical_class(n) for n in ("Anger", "sadness", "Happiness", "surprised", "Contempt")] == \
+        ["angry", "sad", "happy", "surprise", "contempt"]
+
+
+def test_demo_is_deterministic_and_balanced():
+    a, b = demo.make_dataset(per_class=10, seed=3), demo.make_dataset(per_class=10, seed=3)
+    assert a.is_demo and np.array_equal(a.images, b.images)
+    assert a.classes == list(demo.CLASSES) and (a.counts()["total"] == 10).all()
+    assert not np.array_equal(a.images, demo.make_dataset(per_class=10, seed=4).images)
+
+
+def test_no_data_falls_back_to_demo(monkeypatch, capsys):
+    monkeypatch.setattr(data, "project_root", lambda: data.Path("/nonexistent-project"))
+    ds = data.load(demo_per_class=5)
+    assert ds.is_demo and "DEMO dataset" in capsys.readouterr().out
+
+
+def test_sample_keeps_every_class_in_every_split(fer_csv):
+    ds = data.load(fer_csv, verbose=False).sample(1)
+    assert (ds.counts().drop(columns="total") == 1).all().all()

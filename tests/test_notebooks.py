@@ -1,0 +1,63 @@
+"""Execute every notebook in FAST_MODE with the runner, as CI does, and check what each one recorded.
+
+Runs on $FER_DATA when it is set (CI: FER2013), else on the demo set. Select or skip with ``-m notebooks``.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SESSION_DATA
+
+pytestmark = pytest.mark.notebooks
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fast_run")
+    proc = subprocess.run([sys.executable, "-m", "helpers.run", "--fast", "--data", SESSION_DATA, "--out", str(out)],
+                          capture_output=True, text=True, timeout=3600)
+    summary = json.loads((out / "summary.json").read_text())
+    assert proc.returncode == 0, f"runner failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return {nb["name"]: nb for nb in summary["notebooks"]}, summary, out
+
+
+def metrics(fast_run, prefix):
+    runs, _, _ = fast_run
+    name = next(n for n in runs if n.startswith(prefix))
+    assert runs[name]["status"] == "ok", runs[name]["error"]
+    return runs[name]["metrics"]
+
+
+def is_fer2013(m):
+    return m["data_source"].startswith("fer2013")
+
+
+def test_every_notebook_ran_and_was_saved(fast_run):
+    from helpers.run import notebooks
+    runs, summary, out = fast_run
+    assert [nb.stem for nb in notebooks()] == list(runs)
+    assert all(nb["status"] == "ok" for nb in runs.values())
+    assert summary["fast"] is True and summary["seconds"] > 0
+    for name in runs:
+        executed = json.loads((out / f"{name}.ipynb").read_text())
+        assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
+
+
+def test_setup_check(fast_run):
+    m = metrics(fast_run, "00")
+    assert m["opencv_has_cascade"] is True and m["opencv_version"].startswith("4.")
+    assert m["dataset_images"] > 0 and m["dataset_is_demo"] == (SESSION_DATA == "demo")
+
+
+def test_data_notebook(fast_run):
+    m = metrics(fast_run, "01")
+    assert m["n_classes"] == 7 and m["skipped_images"] == 0
+    assert m["oversampled_min"] == m["oversampled_max"] and m["undersampled_min"] == m["undersampled_max"]
+    assert m["weighted_total_spread"] < 1e-6
+    if is_fer2013(m):                          # FER2013's published split sizes and known flaws
+        assert (m["n_train"], m["n_public"], m["n_private"]) == (28709, 3589, 3589)
+        assert m["train_leaks"] > 0 and m["conflicting_label_groups"] > 0
+        assert m["imbalance_ratio"] == pytest.approx(7215 / 436)

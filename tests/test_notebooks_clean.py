@@ -1,0 +1,29 @@
+"""Committed notebooks follow the workbook's conventions (checked on the files, nothing executed)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_numbered_notebooks():
+    assert NOTEBOOKS and all(nb.name[:2].isdigit() and nb.name[2] == "_" for nb in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean_and_parameterised(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    dirty = [i for i, c in enumerate(code) if c.get("outputs") or c.get("execution_count")]
+    assert not dirty, f"{path.name}: code cells {dirty} have outputs; strip them before committing"
+    params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, f"{path.name}: needs exactly one cell tagged 'parameters'"
+    source = "".join(params[0]["source"])
+    assert "FAST_MODE" in source and "SEED" in source
+    intro = "".join(nb["cells"][0]["source"])
+    assert nb["cells"][0]["cell_type"] == "markdown" and "**Goal:**" in intro and "**Runtime:**" in intro
+    text = "".join("".join(c["source"]) for c in nb["cells"])
+    assert "## Exercises" in text and "## Solutions" in text
+    assert "sys.path" not in text, "import helpers normally (pip install -e .), no sys.path tricks"
