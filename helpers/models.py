@@ -50,50 +50,55 @@ def _head(x, n_classes):
     return layers.Dense(n_classes, activation="softmax", dtype="float32", name="probabilities")(x)
 
 
-def _conv_bn(x, filters, name):
+def _conv_bn(x, filters, name, bn_momentum=0.99):
     x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=INIT, name=name)(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def vgg_cnn(input_shape=(48, 48, 1), n_classes=7, widths=(64, 128, 256, 512), convs_per_block=2,
-            dense=512, dropout=(0.25, 0.5), augment=True, name="vgg_cnn") -> keras.Model:
+            dense=512, dropout=(0.25, 0.5), augment=True, name="vgg_cnn", bn_momentum=0.99) -> keras.Model:
     """VGG-style blocks: ``convs_per_block`` 3x3 conv + batch norm + ReLU, then max-pool and dropout;
-    then a dense layer and softmax. ``widths`` sets the number of blocks and their filters."""
+    then a dense layer and softmax. ``widths`` sets the number of blocks and their filters.
+
+    ``bn_momentum``: batch norm's moving averages need about ``1 / (1 - bn_momentum)`` steps to settle;
+    Keras' 0.99 suits full training, 0.9 a short run of a few hundred steps (FAST_MODE)."""
     inputs, x = _stem(input_shape, augment)
     for b, width in enumerate(widths, start=1):
         for c in range(1, convs_per_block + 1):
-            x = _conv_bn(x, width, f"block{b}_conv{c}")
+            x = _conv_bn(x, width, f"block{b}_conv{c}", bn_momentum)
         x = layers.MaxPooling2D(name=f"block{b}_pool")(x)
         x = layers.Dropout(dropout[0], name=f"block{b}_drop")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(dense, use_bias=False, kernel_initializer=INIT, name="dense")(x)
-    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="dense_bn")(x)
     x = layers.Activation("relu", name="dense_relu")(x)
     x = layers.Dropout(dropout[1], name="dense_drop")(x)
     return keras.Model(inputs, _head(x, n_classes), name=name)
 
 
-def thesis_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True) -> keras.Model:
+def thesis_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
     """The FER2013 thesis CNN: four blocks of two 3x3 convs (64-128-256-512), batch norm, max-pool and
     dropout, dense 512, softmax."""
-    return vgg_cnn(input_shape, n_classes, (64, 128, 256, 512), 2, 512, (0.25, 0.5), augment, "thesis_cnn")
+    return vgg_cnn(input_shape, n_classes, (64, 128, 256, 512), 2, 512, (0.25, 0.5), augment, "thesis_cnn",
+                   bn_momentum)
 
 
-def compact_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True) -> keras.Model:
-    """A CNN sized for a 2-core CPU: the thesis layout at half the width in the first blocks."""
-    return vgg_cnn(input_shape, n_classes, (32, 64, 128, 256), 2, 256, (0.2, 0.5), augment, "compact_cnn")
+def compact_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
+    """A CNN sized for a 2-core CPU: the thesis layout at half the width (32-64-128-256, dense 256)."""
+    return vgg_cnn(input_shape, n_classes, (32, 64, 128, 256), 2, 256, (0.2, 0.5), augment, "compact_cnn",
+                   bn_momentum)
 
 
-def affectnet_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True) -> keras.Model:
+def affectnet_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
     """The AffectNet study's CNN: conv blocks of 96/256/256 then 128/64/32 filters, dense 32, dropout 30-50%."""
     inputs, x = _stem(input_shape, augment)
     for i, filters in enumerate((96, 256, 256), start=1):
-        x = _conv_bn(x, filters, f"conv{i}")
+        x = _conv_bn(x, filters, f"conv{i}", bn_momentum)
         x = layers.MaxPooling2D(name=f"pool{i}")(x)
         x = layers.Dropout(0.3, name=f"drop{i}")(x)
     for i, filters in enumerate((128, 64, 32), start=4):
-        x = _conv_bn(x, filters, f"conv{i}")
+        x = _conv_bn(x, filters, f"conv{i}", bn_momentum)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(32, activation="relu", kernel_initializer=INIT, name="dense")(x)
     x = layers.Dropout(0.5, name="dense_drop")(x)
