@@ -41,3 +41,111 @@ def report(y_true, y_pred, classes) -> pd.DataFrame:
     rep = classification_report(y_true, y_pred, labels=range(len(classes)), target_names=list(classes),
                                 output_dict=True, zero_division=0)
     return pd.DataFrame(rep).T
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Confusions
+# ----------------------------------------------------------------------------------------------------------
+
+def confusion(y_true, y_pred, classes, normalize: bool = False) -> pd.DataFrame:
+    """Confusion matrix as a table: rows = true class, columns = predicted class (row-normalised if asked)."""
+    from sklearn.metrics import confusion_matrix
+    cm = confusion_matrix(y_true, y_pred, labels=range(len(classes)))
+    if normalize:
+        cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    return pd.DataFrame(cm, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="predicted"))
+
+
+def most_confused(y_true, y_pred, classes, top: int = 3) -> list[str]:
+    """Sentences, written from the numbers, naming the ``top`` most frequent confusions (share of the row)."""
+    cm = confusion(y_true, y_pred, classes, normalize=True)
+    counts = confusion(y_true, y_pred, classes)
+    pairs = [(cm.iat[i, j], classes[i], classes[j], counts.iat[i, j])
+             for i in range(len(classes)) for j in range(len(classes)) if i != j]
+    pairs.sort(reverse=True)
+    return [f"{t} faces are taken for {p} {share:.0%} of the time ({n} of {int(counts.loc[t].sum())})"
+            for share, t, p, n in pairs[:top]]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Uncertainty of a score, and comparing two classifiers on the same test set
+# ----------------------------------------------------------------------------------------------------------
+
+def bootstrap_ci(y_true, y_pred, metric="accuracy", n_boot: int = 1000, level: float = 0.95, seed: int = 0):
+    """Percentile bootstrap confidence interval of a metric (``'accuracy'``, ``'macro_precision'``,
+    ``'macro_recall'``, ``'macro_f1'``): resample the test images with replacement ``n_boot`` times.
+    Returns ``(estimate, low, high)``."""
+    from sklearn.metrics import precision_recall_fscore_support
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+
+    def score(t, p):
+        if metric == "accuracy":
+            return float((t == p).mean())
+        prec, rec, f1, _ = precision_recall_fscore_support(t, p, average="macro", zero_division=0)
+        return {"macro_precision": prec, "macro_recall": rec, "macro_f1": f1}[metric]
+
+    rng = np.random.default_rng(seed)
+    n = len(y_true)
+    stats = [score(y_true[i], y_pred[i]) for i in (rng.integers(0, n, n) for _ in range(n_boot))]
+    alpha = (1 - level) / 2
+    return score(y_true, y_pred), float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def mcnemar(y_true, pred_a, pred_b) -> dict:
+    """McNemar's exact test: do classifiers A and B have the same error rate on these images?
+
+    Only the discordant images count: ``a_only`` (A right, B wrong) and ``b_only``. Under the null hypothesis
+    each discordant image is a fair coin flip, so the p-value is a two-sided binomial test."""
+    from scipy.stats import binomtest
+    y_true = np.asarray(y_true)
+    a_right, b_right = np.asarray(pred_a) == y_true, np.asarray(pred_b) == y_true
+    a_only, b_only = int((a_right & ~b_right).sum()), int((~a_right & b_right).sum())
+    p = binomtest(a_only, a_only + b_only, 0.5).pvalue if a_only + b_only else 1.0
+    return {"a_only": a_only, "b_only": b_only, "p_value": float(p)}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Calibration: is a 90%-confident prediction right 90% of the time?
+# ----------------------------------------------------------------------------------------------------------
+
+def reliability(y_true, proba, bins: int = 15) -> pd.DataFrame:
+    """Per confidence bin: number of predictions, mean confidence and accuracy."""
+    conf, pred = proba.max(axis=1), proba.argmax(axis=1)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        m = which == b
+        rows.append({"bin": b, "low": edges[b], "high": edges[b + 1], "n": int(m.sum()),
+                     "confidence": float(conf[m].mean()) if m.any() else np.nan,
+                     "accuracy": float((pred[m] == np.asarray(y_true)[m]).mean()) if m.any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def ece(y_true, proba, bins: int = 15) -> float:
+    """Expected calibration error: the gap |accuracy - confidence| per bin, weighted by the bin's size."""
+    table = reliability(y_true, proba, bins).dropna()
+    return float((table["n"] * (table["accuracy"] - table["confidence"]).abs()).sum() / len(y_true))
+
+
+def fit_temperature(y_true, proba) -> float:
+    """Temperature T that minimises the negative log-likelihood of ``softmax(log p / T)`` (fit it on the
+    selection split). T > 1 softens over-confident predictions; the predicted class never changes."""
+    from scipy.optimize import minimize_scalar
+    logp = np.log(np.clip(proba, 1e-12, 1))
+    y = np.asarray(y_true)
+
+    def nll(log_t):
+        z = logp / np.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        return float(-(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(axis=1))).mean())
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-3, 3), method="bounded").x))
+
+
+def apply_temperature(proba, temperature: float) -> np.ndarray:
+    """Probabilities rescaled by a temperature: ``softmax(log p / T)``."""
+    z = np.log(np.clip(proba, 1e-12, 1)) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)

@@ -139,3 +139,14 @@ def build(name: str, **kwargs) -> keras.Model:
     if name not in ZOO:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(ZOO)}")
     return ZOO[name](**kwargs)
+
+
+def as_float32(model: keras.Model) -> keras.Model:
+    """The same network with every layer in float32 (a model trained under mixed precision keeps its
+    bfloat16/float16 layers when saved; gradients for saliency and portable inference want float32)."""
+    config = model.to_json()
+    for policy in ("mixed_bfloat16", "mixed_float16"):
+        config = config.replace(f'"{policy}"', '"float32"')
+    clone = keras.models.model_from_json(config)
+    clone.set_weights(model.get_weights())
+    return clone

@@ -103,3 +103,48 @@ def learning_curves(history: dict, metrics=("loss", "accuracy", "macro_precision
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def confusion_heatmaps(counts: pd.DataFrame, normalised: pd.DataFrame, title: str = ""):
+    """Counts and row-normalised confusion matrices side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    sns.heatmap(counts, annot=True, fmt="d", cmap="Blues", cbar=False, ax=axes[0])
+    sns.heatmap(normalised, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=axes[1])
+    axes[0].set_title(f"{title} counts")
+    axes[1].set_title(f"{title} share of each true class (recall on the diagonal)")
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(tables: dict, title: str = "Reliability diagram"):
+    """Accuracy against confidence per bin, one line per ``{label: evaluate.reliability(...) table}``."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.5))
+    ax.plot([0, 1], [0, 1], ls="--", c="gray", label="perfectly calibrated")
+    for label, t in tables.items():
+        t = t.dropna()
+        ax.plot(t["confidence"], t["accuracy"], marker="o", label=label)
+    ax.set(xlabel="confidence (max probability)", ylabel="accuracy", title=title, xlim=(0, 1), ylim=(0, 1))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def saliency_grid(images, maps_by_method: dict, titles, cmap="inferno"):
+    """One row per image: the face, then each method's map over it."""
+    n, methods = len(images), list(maps_by_method)
+    fig, axes = plt.subplots(n, len(methods) + 1, figsize=(1.7 * (len(methods) + 1), 1.8 * n), squeeze=False)
+    for i in range(n):
+        face = np.asarray(images[i])[..., 0]
+        axes[i, 0].imshow(face, cmap="gray", vmin=0, vmax=255)
+        axes[i, 0].set_ylabel(titles[i], fontsize=8)
+        for j, m in enumerate(methods, start=1):
+            axes[i, j].imshow(face, cmap="gray", vmin=0, vmax=255)
+            axes[i, j].imshow(maps_by_method[m][i], cmap=cmap, alpha=0.6)
+            if i == 0:
+                axes[i, j].set_title(m, fontsize=9)
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_title("face", fontsize=9)
+    fig.tight_layout()
+    return fig

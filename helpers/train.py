@@ -218,12 +218,36 @@ def read_log(out_dir: str | Path) -> dict:
 def save_shipped(model: keras.Model, classes, path: str | Path, meta: dict) -> Path:
     """Save ``model`` (``.keras``) and, next to it, a ``.json`` with the class names in output order and
     ``meta`` (recipe, accuracy per split, wall time, hardware, the command that reproduces it)."""
+    from helpers.models import as_float32
     path = Path(path).with_suffix(".keras")
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(path)
+    as_float32(model).save(path)                 # float32: runs the same on any CPU or GPU
     info = {"labels": list(classes), "input": "float32 (N, 48, 48, 1), raw grey levels 0-255", **meta}
     path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
     return path
+
+
+SHIPPED = "models/fer2013_cnn.keras"
+
+
+def shipped_or_quick(ds: Dataset, fast: bool, seed: int = 42, epochs: int = 5, verbose: int = 0):
+    """The model later notebooks study: the shipped ``models/fer2013_cnn.keras`` when it fits ``ds`` (same
+    classes, real data) and ``fast`` is off; otherwise a compact CNN trained here in about a minute.
+    Returns ``(model, description)``."""
+    from helpers import data, models
+    path = data.project_root() / SHIPPED
+    if not fast and path.exists() and not ds.is_demo:
+        meta = json.loads(path.with_suffix(".json").read_text())
+        if meta["labels"] == list(ds.classes):
+            return keras.models.load_model(path), f"shipped model {SHIPPED} ({meta['recipe']['model']})"
+    device = configure_device(verbose=False)
+    set_seeds(seed)
+    model = models.compact_cnn(ds.images.shape[1:], len(ds.classes), bn_momentum=0.9)
+    from helpers.record import run_dir
+    fit(model, ds, run_dir() / f"quick_cnn_{seed}", epochs=epochs, batch_size=32, patience=None,
+        jit_compile=device["jit_compile"], seed=seed, verbose=verbose)
+    keras.mixed_precision.set_global_policy("float32")
+    return models.as_float32(model), f"compact_cnn trained here for {epochs} epochs (FAST_MODE or no shipped model)"
 
 
 # ----------------------------------------------------------------------------------------------------------
