@@ -7,6 +7,8 @@ inside the model too: Keras runs them only while training, so the saved model pr
 
 from __future__ import annotations
 
+import json
+
 import keras
 from keras import layers
 
@@ -144,9 +146,11 @@ def build(name: str, **kwargs) -> keras.Model:
 def as_float32(model: keras.Model) -> keras.Model:
     """The same network with every layer in float32 (a model trained under mixed precision keeps its
     bfloat16/float16 layers when saved; gradients for saliency and portable inference want float32)."""
-    config = model.to_json()
+    config = json.loads(model.to_json())
+    config.pop("compile_config", None)            # an uncompiled copy: no optimizer state is saved with it
+    text = json.dumps(config)
     for policy in ("mixed_bfloat16", "mixed_float16"):
-        config = config.replace(f'"{policy}"', '"float32"')
-    clone = keras.models.model_from_json(config)
+        text = text.replace(f'"{policy}"', '"float32"')
+    clone = keras.models.model_from_json(text)
     clone.set_weights(model.get_weights())
     return clone
