@@ -91,6 +91,19 @@ def bootstrap_ci(y_true, y_pred, metric="accuracy", n_boot: int = 1000, level: f
     return score(y_true, y_pred), float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 
 
+def comparison_table(y_true, predictions: dict, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """One row per classifier (``{name: predicted labels}``, all on the same test images): accuracy, macro
+    precision, recall and F1, each with its 95% bootstrap interval as ``<metric>_low`` / ``<metric>_high``."""
+    rows = {}
+    for name, pred in predictions.items():
+        row = {}
+        for metric in ("accuracy", "macro_precision", "macro_recall", "macro_f1"):
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = bootstrap_ci(y_true, pred, metric,
+                                                                                     n_boot, seed=seed)
+        rows[name] = row
+    return pd.DataFrame(rows).T
+
+
 def mcnemar(y_true, pred_a, pred_b) -> dict:
     """McNemar's exact test: do classifiers A and B have the same error rate on these images?
 

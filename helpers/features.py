@@ -1,0 +1,146 @@
+"""Features for classical classifiers: pixels, HOG, LBP, and the activations of a trained CNN.
+
+Every extractor is a scikit-learn transformer, so it composes in a ``Pipeline``::
+
+    pipe = make_pipeline(features.Hog(), StandardScaler(), PCA(200), SVC())
+    pipe.fit(train_images, train_labels)          # uint8 faces, shape (N, 48, 48, 1) or (N, 48, 48)
+
+Transformers take images the way ``helpers.data`` gives them (grey levels 0-255) and return float32 rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import FeatureUnion
+
+
+def as_grey_batch(images, what: str = "images") -> np.ndarray:
+    """``images`` as a ``(N, H, W)`` uint8 array, or a clear error saying what shape was given."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3:
+        raise ValueError(f"{what}: expected greyscale faces shaped (N, H, W) or (N, H, W, 1), got {images.shape}")
+    if images.dtype != np.uint8:
+        images = np.clip(images, 0, 255).astype(np.uint8)
+    return images
+
+
+class _Stateless(TransformerMixin, BaseEstimator):
+    """A transformer that learns nothing in ``fit`` (the features are fixed functions of the image)."""
+
+    def fit(self, images, y=None):
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags
+
+
+class Pixels(_Stateless):
+    """Raw pixels, each image standardised to mean 0 and standard deviation 1 (removes lighting)."""
+
+    def transform(self, images):
+        x = as_grey_batch(images).reshape(len(images), -1).astype(np.float32)
+        return (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 1e-6)
+
+
+class Hog(_Stateless):
+    """Histograms of oriented gradients (OpenCV's ``HOGDescriptor``) at one or more cell sizes.
+
+    A cell of ``c`` pixels gets a 9-bin histogram of gradient directions; blocks of 2x2 cells are
+    normalised. Small cells see wrinkles and mouth corners, large cells the shape of the whole face.
+    """
+
+    def __init__(self, cells=(4, 6), bins: int = 9):
+        self.cells = cells
+        self.bins = bins
+
+    def transform(self, images):
+        import cv2
+        images = as_grey_batch(images)
+        h, w = images.shape[1:]
+        parts = []
+        for c in self.cells:
+            if h % c or w % c:
+                raise ValueError(f"HOG cell size {c} does not divide the {h}x{w} image")
+            desc = cv2.HOGDescriptor((w, h), (2 * c, 2 * c), (c, c), (c, c), self.bins)
+            parts.append(np.stack([desc.compute(im).ravel() for im in images]))
+        return np.hstack(parts).astype(np.float32)
+
+
+class Lbp(_Stateless):
+    """Local binary patterns (uniform, 8 neighbours, radius 1): a histogram of micro-textures in each cell
+    of a ``grid`` x ``grid`` layout, the classic face-texture descriptor."""
+
+    def __init__(self, grid: int = 6):
+        self.grid = grid
+
+    def transform(self, images):
+        from skimage.feature import local_binary_pattern
+        images = as_grey_batch(images)
+        h, w = images.shape[1:]
+        sh, sw = h // self.grid, w // self.grid
+        rows = []
+        for im in images:
+            codes = local_binary_pattern(im, 8, 1, "uniform").astype(np.int64)    # codes 0..9
+            cells = codes[: sh * self.grid, : sw * self.grid].reshape(self.grid, sh, self.grid, sw)
+            cells = cells.transpose(0, 2, 1, 3).reshape(self.grid * self.grid, -1)
+            rows.append(np.stack([np.bincount(c, minlength=10) for c in cells]).ravel())
+        return np.asarray(rows, np.float32) / (sh * sw)
+
+
+def hog_lbp(cells=(4, 6), grid: int = 6) -> FeatureUnion:
+    """HOG at ``cells`` and LBP histograms side by side: shape and texture."""
+    return FeatureUnion([("hog", Hog(cells)), ("lbp", Lbp(grid))])
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CNN features
+# ----------------------------------------------------------------------------------------------------------
+
+def penultimate_layer(model) -> str:
+    """The name of the layer that feeds the classification head (the last layer before the output)."""
+    import keras
+    for layer in reversed(model.layers[:-1]):
+        if not isinstance(layer, (keras.layers.Dropout, keras.layers.InputLayer)):
+            return layer.name
+    raise ValueError(f"model {model.name!r} has no layer before its output")
+
+
+def feature_extractor(model, layer: str | None = None):
+    """A Keras model from ``model``'s input to the output of ``layer`` (default: the penultimate layer,
+    i.e. the network with its classification head removed)."""
+    import keras
+    layer = layer or penultimate_layer(model)
+    names = [l.name for l in model.layers]
+    if layer not in names:
+        raise ValueError(f"layer {layer!r} not found in model {model.name!r}; its layers are: {', '.join(names)}")
+    return keras.Model(model.inputs, model.get_layer(layer).output, name=f"{model.name}_to_{layer}")
+
+
+def cnn_features(model, images, layer: str | None = None, batch_size: int = 256) -> np.ndarray:
+    """Activations of ``layer`` (default: penultimate) for ``images`` (raw grey levels, NHWC), flattened."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    expected = tuple(model.inputs[0].shape[1:])
+    if images.shape[1:] != expected:
+        raise ValueError(f"model {model.name!r} expects images shaped {expected}, got {images.shape[1:]}: "
+                         "resize them (helpers.data.load(size=...)) or use a model built for this size")
+    out = feature_extractor(model, layer).predict(images.astype("float32"), batch_size=batch_size, verbose=0)
+    return np.asarray(out, np.float32).reshape(len(images), -1)
+
+
+class CnnFeatures(_Stateless):
+    """``cnn_features`` as a scikit-learn transformer, so a CNN + SVM stack is one ``Pipeline``."""
+
+    def __init__(self, model, layer: str | None = None, batch_size: int = 256):
+        self.model = model
+        self.layer = layer
+        self.batch_size = batch_size
+
+    def transform(self, images):
+        return cnn_features(self.model, images, self.layer, self.batch_size)

@@ -1,0 +1,95 @@
+"""Evaluation statistics and saliency maps, including a ground truth: on the demo faces the expression is
+drawn by the mouth, brows and eyes, so a trained model's saliency must concentrate there."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import demo, evaluate, models, saliency, train
+
+
+def test_bootstrap_interval_contains_the_estimate_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 2000)
+    pred = np.where(rng.random(2000) < 0.6, y, (y + 1) % 7)
+    est, lo, hi = evaluate.bootstrap_ci(y, pred, n_boot=300)
+    assert lo < est < hi and 0.55 < est < 0.65
+    _, lo_small, hi_small = evaluate.bootstrap_ci(y[:200], pred[:200], n_boot=300)
+    assert hi_small - lo_small > hi - lo
+    table = evaluate.comparison_table(y, {"a": pred, "b": y}, n_boot=100)
+    assert table.loc["b", "accuracy"] == 1 and table.loc["a", "macro_f1_low"] < table.loc["a", "macro_f1_high"]
+
+
+def test_mcnemar_counts_only_discordant_pairs():
+    y = np.zeros(100, int)
+    a = np.zeros(100, int)
+    b = a.copy()
+    b[:30] = 1                                              # B wrong where A is right on 30 faces
+    out = evaluate.mcnemar(y, a, b)
+    assert (out["a_only"], out["b_only"]) == (30, 0) and out["p_value"] < 1e-6
+    assert evaluate.mcnemar(y, a, a)["p_value"] == 1.0
+
+
+def test_temperature_scaling_fixes_overconfidence():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 7, 3000)
+    logits = rng.normal(0, 1, (3000, 7))
+    logits[np.arange(3000), y] += 1.5
+    proba = keras.ops.convert_to_numpy(keras.ops.softmax(logits * 4))      # far too sure of itself
+    t = evaluate.fit_temperature(y, proba)
+    scaled = evaluate.apply_temperature(proba, t)
+    assert t > 2 and evaluate.ece(y, scaled) < evaluate.ece(y, proba) / 2
+    assert np.array_equal(scaled.argmax(1), proba.argmax(1))
+
+
+def test_band_shares_and_similarity():
+    maps = np.zeros((2, 48, 48))
+    maps[:, 35, :] = 1                                      # all saliency on a mouth row
+    shares = saliency.band_shares(maps)
+    assert shares[:, list(saliency.FACE_BANDS).index("mouth")] == pytest.approx([1, 1])
+    rng = np.random.default_rng(0)
+    a = rng.random((4, 48, 48))
+    assert saliency.map_similarity(a, a) == pytest.approx(1)
+    assert abs(saliency.map_similarity(a, rng.random((4, 48, 48)))) < 0.1
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    """A small CNN trained on the demo faces (no augmentation: it learns them in a few epochs)."""
+    ds = demo.make_dataset(150, seed=0)
+    train.set_seeds(0)
+    model = models.vgg_cnn(widths=(16, 32, 64), dense=64, augment=False, bn_momentum=0.9)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", jit_compile=False)
+    x, y = ds.xy("train")
+    model.fit(x.astype("float32"), y, epochs=10, batch_size=32, verbose=0)
+    return model, ds
+
+
+def test_demo_model_looks_at_the_drawn_parts(demo_model):
+    model, ds = demo_model
+    x, y = ds.xy("private")
+    assert (model.predict(x.astype("float32"), verbose=0).argmax(1) == y).mean() > 0.7
+    parts = np.zeros(48, bool)
+    for top, bottom in demo.PART_ROWS.values():
+        parts[top:bottom] = True
+    untrained = models.vgg_cnn(widths=(16, 32, 64), dense=64, augment=False)
+    # pixel-level methods must be well above the parts' share of the area (52%); Grad-CAM, a 6x6 map
+    # upsampled, spills over the band edges and only has to beat the area and an untrained network
+    for method, margin in (("gradient", 0.1), ("smoothgrad", 0.1), ("gradcam", 0.02)):
+        rows = saliency.compute(method, model, x).sum(axis=2)
+        share = rows[:, parts].sum() / rows.sum()          # pooled: Grad-CAM can be all zero on a face
+        base_rows = saliency.compute(method, untrained, x).sum(axis=2)
+        base = base_rows[:, parts].sum() / base_rows.sum()
+        assert share > parts.mean() + margin, (method, share)
+        assert share > base, (method, share, base)
+
+
+def test_randomisation_changes_the_maps(demo_model):
+    model, ds = demo_model
+    x = ds.xy("private")[0][:8]
+    out = saliency.randomisation_check(model, x, methods=("gradient", "gradcam"))
+    for method, steps in out.items():
+        assert steps[-1][0] == 8                  # all 6 Conv2D and 2 Dense layers re-initialised at the end
+        assert steps[-1][2] < 0.5, (method, steps)          # fully random model -> different maps
+    with pytest.raises(ValueError, match="unknown saliency method 'nope'"):
+        saliency.compute("nope", model, x)

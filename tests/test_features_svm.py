@@ -1,0 +1,67 @@
+"""Feature extractors and SVM pipelines: shapes, clear errors, and learning on the demo faces."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import demo, features, models, svm
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return demo.make_dataset(40, seed=3)
+
+
+def test_feature_shapes(faces):
+    x = faces.images[:5]
+    assert features.Pixels().transform(x).shape == (5, 48 * 48)
+    # HOG: (48 / c - 1)^2 blocks of 2x2 cells of 9 bins, per cell size c
+    assert features.Hog((4, 6, 8)).transform(x).shape == (5, 9 * 4 * (11 ** 2 + 7 ** 2 + 5 ** 2))
+    lbp = features.Lbp(6).transform(x)
+    assert lbp.shape == (5, 36 * 10) and np.allclose(lbp.reshape(5, 36, 10).sum(-1), 1)   # histograms
+    assert np.allclose(features.Pixels().transform(x).mean(1), 0, atol=1e-4)
+
+
+def test_feature_errors_are_clear():
+    with pytest.raises(ValueError, match=r"expected greyscale faces.*\(5, 48, 48, 3\)"):
+        features.Hog().transform(np.zeros((5, 48, 48, 3), np.uint8))
+    with pytest.raises(ValueError, match="cell size 5 does not divide"):
+        features.Hog((5,)).transform(np.zeros((2, 48, 48), np.uint8))
+
+
+def test_pca_svm_learns_demo_faces_and_flip_tta(faces):
+    x, y = faces.xy("train")
+    pipe = svm.pca_svm(svm.face_features(), n_components=30, C=10).fit(x, y)
+    xt, yt = faces.xy("public")
+    assert (pipe.predict(xt) == yt).mean() > 0.3                       # chance is 1/7
+    scores = svm.decision_flip(pipe, xt)
+    assert scores.shape == (len(xt), 7)
+    assert set(svm.predict_flip(pipe, xt)) <= set(range(7))
+
+
+def test_search_returns_a_ranked_table(faces):
+    from scipy.stats import loguniform
+    x, y = faces.xy("train")
+    best, table = svm.search(svm.pca_svm(n_components=20), x, y, {"svm__C": loguniform(0.1, 10)}, n_iter=3, cv=2)
+    assert set(best) == {"svm__C"} and len(table) == 3
+    assert table["mean_test_score"].is_monotonic_decreasing
+
+
+def test_nystroem_pipeline_fits(faces):
+    x, y = faces.xy("train")
+    pipe = svm.nystroem_svm(n_components=20, n_kernel_features=100).fit(x, y)
+    assert (pipe.predict(x) == y).mean() > 0.3
+
+
+def test_cnn_features_and_their_errors():
+    model = models.compact_cnn(augment=False)
+    x = np.zeros((3, 48, 48, 1), np.uint8)
+    assert features.penultimate_layer(model) == "dense_relu"
+    assert features.cnn_features(model, x).shape == (3, 256)
+    assert features.cnn_features(model, x[..., 0], layer="flatten").shape == (3, 3 * 3 * 256)
+    assert features.CnnFeatures(model).transform(x).shape == (3, 256)
+    with pytest.raises(ValueError, match="layer 'nope' not found in model 'compact_cnn'"):
+        features.cnn_features(model, x, layer="nope")
+    with pytest.raises(ValueError, match=r"expects images shaped \(48, 48, 1\), got \(64, 64, 1\)"):
+        features.cnn_features(model, np.zeros((2, 64, 64, 1)))
+    keras.backend.clear_session()
