@@ -26,6 +26,8 @@ _STYLE = {
     "neutral":  dict(brow_lift=0.0, brow_slant=0.0, eye_open=1.0, mouth="line", curve=0.0),
     "sad":      dict(brow_lift=0.2, brow_slant=-1.0, eye_open=0.8, mouth="arc", curve=-0.8),
     "surprise": dict(brow_lift=1.2, brow_slant=0.0, eye_open=1.5, mouth="open", curve=0.0),
+    # not a FER2013 class: CK+ has it, so the demo can stand in for a CK+-style folder
+    "contempt": dict(brow_lift=0.0, brow_slant=0.2, eye_open=0.9, mouth="sneer", curve=0.0),
 }
 
 #: Rows of the 48x48 canonical face where each part is drawn (used by the saliency notebook's bands).
@@ -105,6 +107,22 @@ def make_dataset(per_class: int = 400, size=(48, 48), channels: int = 1, seed: i
     paths = np.array([f"demo:{CLASSES[c]}:{i}" for i, c in enumerate(labels)])
     return Dataset(np.stack(images), labels, list(CLASSES), splits, paths,
                    source=f"demo (generated faces, {per_class} per class, seed {seed})")
+
+
+def write_folders(root, classes=("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"),
+                  per_class: int = 20, seed: int = 0):
+    """Write a class-per-folder dataset of demo faces (``root/<class>/<n>.png``), by default with CK+'s
+    folder names: a stand-in for a real CK+, JAFFE or AffectNet folder. Returns ``root``."""
+    from pathlib import Path
+    from helpers.data import canonical_class
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            cv2.imwrite(str(folder / f"{i:03d}.png"), draw_face(canonical_class(name), rng))
+    return root
 
 
 def announce(ds: Dataset) -> None:

@@ -67,6 +67,33 @@ def most_confused(y_true, y_pred, classes, top: int = 3) -> list[str]:
             for share, t, p, n in pairs[:top]]
 
 
+def cross_dataset(proba, y_true, target_classes, model_labels) -> dict:
+    """Score a model on another dataset whose classes only partly match its own.
+
+    ``proba``: the model's probabilities (N, len(model_labels)); ``y_true``: indices into ``target_classes``.
+    Faces of classes the model does not know (CK+'s contempt) are left out and counted. Returns the shared
+    and unshared classes, ``accuracy`` (argmax over all the model's classes) and ``accuracy_shared`` (argmax
+    over the shared classes only), and the confusion table (rows: true shared class, columns: prediction)."""
+    from sklearn.metrics import confusion_matrix
+    target_classes, model_labels = list(target_classes), list(model_labels)
+    shared = [c for c in target_classes if c in model_labels]
+    if not shared:
+        raise ValueError(f"no class in common: dataset has {target_classes}, model predicts {model_labels}")
+    names = np.asarray(target_classes)[np.asarray(y_true)]
+    keep = np.isin(names, shared)
+    truth = np.array([model_labels.index(c) for c in names[keep]], dtype=int)
+    p = np.asarray(proba)[keep]
+    cols = np.array([model_labels.index(c) for c in shared])
+    pred, pred_shared = p.argmax(1), cols[p[:, cols].argmax(1)]
+    cm = confusion_matrix(truth, pred, labels=range(len(model_labels)))[cols]
+    return {"shared": shared, "only_dataset": [c for c in target_classes if c not in model_labels],
+            "only_model": [c for c in model_labels if c not in target_classes],
+            "n": int(keep.sum()), "n_left_out": int((~keep).sum()),
+            "accuracy": float((pred == truth).mean()), "accuracy_shared": float((pred_shared == truth).mean()),
+            "confusion": pd.DataFrame(cm, index=pd.Index(shared, name="true"),
+                                      columns=pd.Index(model_labels, name="predicted"))}
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Uncertainty of a score, and comparing two classifiers on the same test set
 # ----------------------------------------------------------------------------------------------------------

@@ -28,8 +28,10 @@ from helpers import features as F
 
 def face_features():
     """The feature set of the best classical pipeline: HOG at cells of 4, 6 and 8 pixels (edges, fine to
-    coarse), LBP histograms on a 6x6 grid (texture) and the standardised pixels, side by side."""
-    return FeatureUnion([("hog", F.Hog((4, 6, 8))), ("lbp", F.Lbp(6)), ("pixels", F.Pixels())])
+    coarse), LBP histograms on a 6x6 grid (texture), Gabor energy (oriented wrinkles and furrows) and the
+    standardised pixels, side by side: about 13,000 numbers per face."""
+    return FeatureUnion([("hog", F.Hog((4, 6, 8))), ("lbp", F.Lbp(6)), ("gabor", F.Gabor()),
+                         ("pixels", F.Pixels())])
 
 
 def pca_svm(feature_step=None, n_components: int | float = 100, kernel: str = "rbf", C: float = 10.0,

@@ -93,3 +93,22 @@ def test_randomisation_changes_the_maps(demo_model):
         assert steps[-1][2] < 0.5, (method, steps)          # fully random model -> different maps
     with pytest.raises(ValueError, match="unknown saliency method 'nope'"):
         saliency.compute("nope", model, x)
+
+
+def test_cross_dataset_maps_shared_classes(tmp_path):
+    from helpers import data
+    root = demo.write_folders(tmp_path / "ckplus", per_class=3)
+    ds = data.load(root, cache=False, verbose=False)
+    assert "contempt" in ds.classes and "angry" in ds.classes and "sadness" not in ds.classes
+    labels = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+    proba = np.zeros((len(ds), 7))
+    names = np.asarray(ds.classes)[ds.labels]
+    for i, name in enumerate(names):                              # a perfect model, except it says neutral for fear
+        proba[i, labels.index("neutral" if name in ("fear", "contempt") else name)] = 1
+    out = evaluate.cross_dataset(proba, ds.labels, ds.classes, labels)
+    assert out["only_dataset"] == ["contempt"] and out["only_model"] == ["neutral"]
+    assert out["n"] == 18 and out["n_left_out"] == 3
+    assert out["accuracy"] == pytest.approx(15 / 18)
+    assert out["confusion"].loc["fear", "neutral"] == 3 and out["confusion"].loc["happy", "happy"] == 3
+    with pytest.raises(ValueError, match="no class in common"):
+        evaluate.cross_dataset(proba[:, :2], ds.labels, ds.classes, ["x", "y"])

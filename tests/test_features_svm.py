@@ -65,3 +65,18 @@ def test_cnn_features_and_their_errors():
     with pytest.raises(ValueError, match=r"expects images shaped \(48, 48, 1\), got \(64, 64, 1\)"):
         features.cnn_features(model, np.zeros((2, 64, 64, 1)))
     keras.backend.clear_session()
+
+
+def test_gabor_energy_matches_filtering_each_face_alone(faces):
+    import cv2
+    x = faces.images[:3]
+    gabor = features.Gabor(wavelengths=(4, 8), orientations=4, grid=6)
+    out = gabor.transform(x)
+    assert out.shape == (3, 2 * 4 * 6 * 6)
+    face = x[1, ..., 0].astype(np.float32) / 255                 # stacking faces must not mix neighbours
+    expected = []
+    for even, odd in gabor._kernels():
+        energy = np.hypot(cv2.filter2D(face, -1, even, borderType=cv2.BORDER_CONSTANT),
+                          cv2.filter2D(face, -1, odd, borderType=cv2.BORDER_CONSTANT))
+        expected.append(energy.reshape(6, 8, 6, 8).mean(axis=(1, 3)).ravel())
+    assert np.allclose(out[1], np.concatenate(expected), atol=1e-5)

@@ -68,3 +68,39 @@ def test_cnn_notebook_learns(fast_run):
     assert m["cnn_used_shipped"] is False and m["cnn_epochs"] >= 3       # FAST_MODE trains a model itself
     assert m["cnn_public_accuracy"] > m["chance_accuracy"]                 # better than chance on held-out data
     assert 0 <= m["cnn_private_accuracy"] <= 1 and m["precision_policy"] in {"float32", "mixed_bfloat16", "mixed_float16"}
+
+
+def test_pca_svm_notebook(fast_run):
+    m = metrics(fast_run, "03")
+    assert m["pca_svm_best_kernel"] in {"linear", "poly", "rbf"}
+    assert m["svm_fit_seconds"] > 0 and m["pca_svm_fit_seconds"] > 0
+    assert m["svm_private_accuracy"] > m["chance_accuracy"]           # even on the small FAST subset
+    assert m["svm_best_pipeline"] in {"pixels + PCA + SVM", "HOG+LBP+Gabor+pixels + PCA + SVM",
+                                      "HOG+LBP+Gabor+pixels + PCA + SVM, flip TTA",
+                                      "HOG+LBP+Gabor+pixels + PCA + Nystroem + linear SVM"}
+
+
+def test_stacking_notebook(fast_run):
+    m = metrics(fast_run, "04")
+    assert 0 <= m["mcnemar_p"] <= 1 and m["mcnemar_cnn_only"] >= 0 and m["mcnemar_stack_only"] >= 0
+    assert m["stacking_ci_low"] <= m["stacking_private_accuracy"] <= m["stacking_ci_high"]
+    assert 0 < m["cnn_private_accuracy"] <= 1 and m["n_features"] > 0
+    # the classical row is notebook 03's result, read from the run folder, not refitted
+    assert m["svm_private_accuracy"] == pytest.approx(metrics(fast_run, "03")["svm_private_accuracy"])
+
+
+def test_evaluation_notebook(fast_run):
+    m = metrics(fast_run, "05")
+    assert 0 <= m["ece_before"] <= 1 and 0 <= m["ece_after"] <= 1 and m["temperature"] > 0
+    for method in ("gradient", "stretched", "smoothgrad", "gradcam"):
+        assert -1 <= m[f"sanity_spearman_{method}"] <= 1
+    bands = [v for k, v in m.items() if k.startswith("band_happy_")]
+    assert len(bands) == 4 and 0 < sum(bands) <= 1 + 1e-6
+
+
+def test_faces_notebook(fast_run):
+    m = metrics(fast_run, "06")
+    assert m["astronaut_faces"] == 1 and m["coffee_faces"] == 0
+    assert 8 <= m["group_faces"] <= m["group_true_faces"]            # frontal detector: may miss a few, no false alarms
+    assert m["cross_only_dataset"] == "contempt" and m["cross_only_model"] == "neutral"
+    assert m["cross_left_out"] == 20 and m["cross_shared_classes"] == 6
