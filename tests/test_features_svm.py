@@ -80,3 +80,10 @@ def test_gabor_energy_matches_filtering_each_face_alone(faces):
                           cv2.filter2D(face, -1, odd, borderType=cv2.BORDER_CONSTANT))
         expected.append(energy.reshape(6, 8, 6, 8).mean(axis=(1, 3)).ravel())
     assert np.allclose(out[1], np.concatenate(expected), atol=1e-5)
+
+
+def test_svm_on_features_of_the_wrong_size_fails_clearly():
+    rng = np.random.default_rng(0)
+    head = svm.head_svm().fit(rng.normal(size=(70, 256)), np.arange(70) % 7)
+    with pytest.raises(ValueError, match="384 features.*expecting 256"):
+        head.predict(rng.normal(size=(5, 384)))              # features from another layer or model
