@@ -44,6 +44,13 @@ def train_test_leaks(ds: Dataset) -> np.ndarray:
     return np.flatnonzero((ds.splits == "train") & np.isin(hashes, list(held_out)))
 
 
+def without_train_leaks(ds: Dataset) -> tuple[Dataset, int]:
+    """``ds`` without the ``train`` images that are pixel-identical to a test image, and how many were dropped.
+    Every notebook that trains or fits uses it, so all of them learn from the same Training set."""
+    leaks = train_test_leaks(ds)
+    return ds.take(np.setdiff1d(np.arange(len(ds)), leaks)), len(leaks)
+
+
 def near_blank(ds: Dataset, max_std: float = 3.0) -> np.ndarray:
     """Indices of images that are (almost) one flat grey level: pixel standard deviation below ``max_std``."""
     std = ds.images.reshape(len(ds), -1).std(axis=1)

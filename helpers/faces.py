@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from helpers import FERDataError
+from helpers.data import to_uint8
 
 CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -53,22 +54,12 @@ def read_photo(path: str | os.PathLike) -> np.ndarray:
 
 
 def to_grey8(image: np.ndarray) -> np.ndarray:
-    """Any photo array -> 8-bit grey: alpha dropped, colour converted (BGR order), 16-bit or float rescaled."""
+    """Any photo array -> 8-bit grey at full size (the loaders' ``to_uint8`` does the conversion: alpha
+    dropped, BGR colour to grey, 16-bit or float rescaled)."""
     image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    if image.ndim == 3:
-        if image.shape[2] not in (3, 4):
-            raise ValueError(f"a photo has 1, 3 or 4 channels, not {image.shape[2]}")
-        image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
-    elif image.ndim != 2:
-        raise ValueError(f"a photo is a 2-D (grey) or 3-D (colour) array, not shape {image.shape}")
-    if image.dtype == np.uint16:
-        return (image / 257).round().astype(np.uint8)
-    if image.dtype.kind == "f":
-        scale = 255 if image.max() <= 1 else 1
-        return np.clip(image * scale, 0, 255).astype(np.uint8)
-    return image.astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"a photo has 1, 3 or 4 channels, not {image.shape[2]}")
+    return to_uint8(image, size=image.shape[:2], channels=1)[..., 0]
 
 
 _detectors: dict = {}

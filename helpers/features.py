@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.pipeline import FeatureUnion
 
 
 def as_grey_batch(images, what: str = "images") -> np.ndarray:
@@ -137,11 +136,6 @@ class Gabor(_Stateless):
                 feats.append(cells.reshape(m, -1))
             out[start:start + m] = np.hstack(feats)
         return out
-
-
-def hog_lbp(cells=(4, 6), grid: int = 6) -> FeatureUnion:
-    """HOG at ``cells`` and LBP histograms side by side: shape and texture."""
-    return FeatureUnion([("hog", Hog(cells)), ("lbp", Lbp(grid))])
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -94,8 +94,8 @@ def compact_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=
 
 def wide_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
     """Capacity where it is cheap: a thin first block at 48x48 (32 filters), then wide blocks at 24, 12 and
-    6 pixels (96-192-384), dense 384. About 3.9M parameters, twice ``compact_cnn``'s, for about the same
-    training cost: on a CPU the 48x48 convolutions dominate it (``benchmarks/train_throughput.py``)."""
+    6 pixels (96-192-384), dense 384. About 3.9M parameters, twice ``compact_cnn``'s; the wide layers work on
+    small feature maps, so it needs much less compute than ``thesis_cnn``, whose 64 filters run at 48x48."""
     return vgg_cnn(input_shape, n_classes, (32, 96, 192, 384), 2, 384, (0.2, 0.5), augment, "wide_cnn",
                    bn_momentum)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -44,7 +45,6 @@ def main(argv=None) -> int:
     parser.add_argument("--annotate", metavar="OUT_DIR", default=None, help="write annotated copies here")
     args = parser.parse_args(argv)
 
-    import os
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from helpers import FERDataError, faces
     try:

@@ -22,6 +22,11 @@ def run_dir() -> Path:
     return folder
 
 
+def under_runner() -> bool:
+    """True when ``python -m helpers.run`` (papermill, no browser) executes the notebook."""
+    return bool(os.environ.get("FER_RUN_DIR"))
+
+
 def _plain(value):
     """numpy numbers -> Python numbers, NaN -> None, so the JSON is portable."""
     if hasattr(value, "item"):

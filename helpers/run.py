@@ -24,6 +24,9 @@ from pathlib import Path
 from helpers.data import project_root
 
 
+CELL_TIMEOUT = 1800      # seconds: a cell that hangs fails the run instead of blocking CI forever
+
+
 def notebooks(only=None) -> list[Path]:
     """The numbered notebooks (``notebooks/NN_*.ipynb``), optionally only those whose name starts with one
     of ``only`` (``'02'``, ``'02_cnn'`` ...)."""
@@ -43,7 +46,8 @@ def execute(nb: Path, out_dir: Path, parameters: dict) -> dict:
     entry = {"name": nb.stem, "status": "ok", "error": None}
     try:
         pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=parameters, kernel_name="python3",
-                            cwd=str(nb.parent), progress_bar=False, log_output=False)
+                            cwd=str(nb.parent), progress_bar=False, log_output=False,
+                            execution_timeout=CELL_TIMEOUT)
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", error=f"cell {err.exec_count}: {err.ename}: {err.evalue}")
     except Exception as err:                                  # kernel died, notebook unreadable, ...

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import math
 import platform
@@ -232,22 +233,33 @@ SHIPPED = "models/fer2013_cnn.keras"
 
 def shipped_or_quick(ds: Dataset, fast: bool, seed: int = 42, epochs: int = 5, verbose: int = 0):
     """The model later notebooks study: the shipped ``models/fer2013_cnn.keras`` when it fits ``ds`` (same
-    classes, real data) and ``fast`` is off; otherwise a compact CNN trained here in about a minute.
-    Returns ``(model, description)``."""
+    classes, real data) and ``fast`` is off; otherwise a compact CNN trained here in about a minute, saved in
+    the run folder so that the next notebook of the same run, on the same data, reuses it instead of
+    training it again. Returns ``(model, description)``."""
     from helpers import data, models
+    from helpers.record import run_dir
     path = data.project_root() / SHIPPED
     if not fast and path.exists() and not ds.is_demo:
         meta = json.loads(path.with_suffix(".json").read_text())
         if meta["labels"] == list(ds.classes):
             return keras.models.load_model(path), f"shipped model {SHIPPED} ({meta['recipe']['model']})"
+    description = f"compact_cnn trained here for {epochs} epochs (FAST_MODE or no shipped model)"
+    fingerprint = hashlib.sha1(f"{epochs} {seed} {ds.classes}".encode())
+    for split in ("train", "public"):                      # the data it learns from and is selected on
+        for array in ds.xy(split):
+            fingerprint.update(np.ascontiguousarray(array).tobytes())
+    saved = run_dir() / f"quick_cnn_{fingerprint.hexdigest()[:12]}.keras"
+    if saved.exists():
+        return keras.models.load_model(saved), f"{description}; reused from an earlier notebook of this run"
     device = configure_device(verbose=False)
     set_seeds(seed)
     model = models.compact_cnn(ds.images.shape[1:], len(ds.classes), bn_momentum=0.9)
-    from helpers.record import run_dir
     fit(model, ds, run_dir() / f"quick_cnn_{seed}", epochs=epochs, batch_size=32, patience=None,
         jit_compile=device["jit_compile"], seed=seed, verbose=verbose)
     keras.mixed_precision.set_global_policy("float32")
-    return models.as_float32(model), f"compact_cnn trained here for {epochs} epochs (FAST_MODE or no shipped model)"
+    model = models.as_float32(model)
+    model.save(saved)
+    return model, description
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -258,7 +270,7 @@ RECIPES = {
     "cpu_best": dict(model="compact_cnn", epochs=50, batch_size=128, optimizer="nadam", lr=2e-3,
                      imbalance="weights", weight_power=0.5, label_smoothing=0.1, schedule="cosine",
                      patience=None),
-    # the wider network at the same cost per epoch; a 50-epoch run is in progress (see the README)
+    # twice compact_cnn's parameters; a 50-epoch run was started in session 2 and has not finished (README)
     "cpu_wide": dict(model="wide_cnn", epochs=50, batch_size=128, optimizer="nadam", lr=2e-3,
                      imbalance="weights", weight_power=0.5, label_smoothing=0.1, schedule="cosine",
                      patience=None),
@@ -281,10 +293,8 @@ def main(argv=None):
         recipe["epochs"] = args.epochs
     ds = data.load(args.data)
     from helpers import audit
-    leaks = audit.train_test_leaks(ds)
-    if len(leaks):
-        print(f"Dropping {len(leaks)} Training images that are pixel-identical to a test image (leakage).")
-        ds = ds.take(np.setdiff1d(np.arange(len(ds)), leaks))
+    ds, n_leaks = audit.without_train_leaks(ds)
+    print(f"Dropped {n_leaks} Training images that are pixel-identical to a test image (leakage).")
     device = configure_device()
     set_seeds(args.seed)
     model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes))
@@ -295,7 +305,7 @@ def main(argv=None):
     meta = {"recipe": {"name": args.recipe, **recipe}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
             "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
             "train_wall_minutes": round(sum(log.get("epoch_seconds", [])) / 60, 1),
-            "hardware": device, "data": ds.source, "dropped_train_leaks": int(len(leaks)),
+            "hardware": device, "data": ds.source, "dropped_train_leaks": n_leaks,
             "scores": report, "keras": keras.__version__,
             "command": f"python -m helpers.train --recipe {args.recipe} --ship"}
     print(json.dumps(meta, indent=2))

@@ -65,4 +65,6 @@ def test_audit_finds_leaks_conflicts_and_blank_images():
     assert groups["group"].nunique() == 2
     assert groups.cross_split.sum() == 2 and groups.conflict.sum() == 2
     assert list(audit.train_test_leaks(ds)) == [train[0]]
+    clean, n_dropped = audit.without_train_leaks(ds)
+    assert n_dropped == 1 and len(clean) == len(ds) - 1 and len(audit.train_test_leaks(clean)) == 0
     assert train[3] in audit.near_blank(ds)
