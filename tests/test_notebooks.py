@@ -94,6 +94,8 @@ def test_evaluation_notebook(fast_run):
     assert 0 <= m["ece_before"] <= 1 and 0 <= m["ece_after"] <= 1 and m["temperature"] > 0
     for method in ("gradient", "stretched", "smoothgrad", "gradcam"):
         assert -1 <= m[f"sanity_spearman_{method}"] <= 1
+    pixel_methods = ("gradient", "stretched", "smoothgrad")        # the bands use the one least like random
+    assert m["bands_measured_with"] == min(pixel_methods, key=lambda k: m[f"sanity_spearman_{k}"])
     bands = [v for k, v in m.items() if k.startswith("band_happy_")]
     assert len(bands) == 4 and 0 < sum(bands) <= 1 + 1e-6
 
