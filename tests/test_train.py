@@ -67,3 +67,54 @@ def test_shipped_model_round_trip(tiny, tmp_path):
     loaded = keras.models.load_model(path)
     p = evaluate.predict_proba(loaded, tiny.images[:5], tta=True)
     assert p.shape == (5, 7) and np.allclose(p.sum(1), 1, atol=1e-3)
+
+
+def test_ema_checkpoint_holds_the_weights_that_were_validated(tiny, tmp_path):
+    out = tmp_path / "run"
+    model = _small_model(tiny)
+    train.fit(model, tiny, out, epochs=3, batch_size=16, lr=3e-3, ema=0.9, patience=None, jit_compile=False,
+              verbose=0)
+    assert model.optimizer.use_ema
+    log = train.read_log(out)
+    best = int(np.argmax(log["val_accuracy"]))
+    x, y = tiny.xy("public")
+    saved = keras.models.load_model(out / "best.keras")
+    loss = saved.evaluate(x.astype("float32"), keras.utils.to_categorical(y, 7), verbose=0)[0]
+    # validated on the averaged weights, saved the averaged weights: the same loss (not the raw weights')
+    assert loss == pytest.approx(log["val_loss"][best], rel=1e-4)
+
+
+def test_ship_if_better_compares_on_public(tiny, tmp_path, monkeypatch):
+    from helpers import data
+    monkeypatch.setattr(data, "project_root", lambda: tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("epoch,accuracy\n0,0.5\n")
+    model = _small_model(tiny)
+
+    def meta(public):
+        return {"scores": {"public": {"accuracy": public}}}
+
+    shipped = tmp_path / train.SHIPPED
+    assert train.ship_if_better(model, tiny.classes, meta(0.50), run)                 # nothing shipped yet
+    assert shipped.exists() and (shipped.parent / "fer2013_cnn_log.csv").exists()
+    assert not train.ship_if_better(model, tiny.classes, meta(0.49), run)             # worse: kept the old
+    assert json.loads(shipped.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.50
+    assert train.ship_if_better(model, tiny.classes, meta(0.49), run, force=True)
+    assert train.ship_if_better(model, tiny.classes, meta(0.60), run)
+    assert json.loads(shipped.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.60
+
+
+def test_notebook_02_defaults_are_the_shipped_recipe():
+    """RETRAIN = True in notebook 02 must train what was shipped, not an older recipe."""
+    from helpers.data import project_root
+    nb = json.loads((project_root() / "notebooks" / "02_cnn_training.ipynb").read_text())
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    params = {}
+    exec("".join(cell["source"]), params)
+    recipe = json.loads((project_root() / train.SHIPPED).with_suffix(".json").read_text())["recipe"]
+    notebook = {"model": params["MODEL"], "epochs": params["EPOCHS"], "batch_size": params["BATCH_SIZE"],
+                "optimizer": params["OPTIMIZER"], "lr": params["LEARNING_RATE"], "imbalance": params["IMBALANCE"],
+                "weight_power": params["WEIGHT_POWER"], "label_smoothing": params["LABEL_SMOOTHING"],
+                "ema": params["EMA"], "schedule": "cosine", "patience": None}
+    assert notebook == {k: recipe.get(k) for k in notebook}
