@@ -16,8 +16,10 @@ INIT = "he_normal"     # He-normal initialisation suits ReLU networks (one study
 
 
 def augmentation(flip=True, rotation=0.04, shift=0.1, zoom=0.1, contrast=0.2, brightness=0.15,
-                 seed: int | None = None) -> keras.Sequential:
-    """Random flips, small rotations (``rotation`` x 360 degrees), shifts, zooms, contrast and brightness.
+                 erasing=0.0, seed: int | None = None) -> keras.Sequential:
+    """Random flips, small rotations (``rotation`` x 360 degrees), shifts, zooms, contrast and brightness;
+    with ``erasing`` > 0, that fraction of the faces also gets one random rectangle (2-33% of the image)
+    replaced by noise (random erasing, Zhong et al. 2017), so no single face part can be relied on.
 
     These are Keras preprocessing layers: active in ``fit``, identity in ``predict``/``evaluate``.
     """
@@ -34,6 +36,8 @@ def augmentation(flip=True, rotation=0.04, shift=0.1, zoom=0.1, contrast=0.2, br
         steps.append(layers.RandomContrast(contrast, value_range=(0, 255), seed=seed))
     if brightness:
         steps.append(layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed))
+    if erasing:
+        steps.append(layers.RandomErasing(factor=(erasing, erasing), value_range=(0, 255), seed=seed))
     return keras.Sequential(steps, name="augmentation")
 
 

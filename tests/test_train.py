@@ -16,6 +16,17 @@ def test_warmup_cosine_schedule():
     assert all(a >= b for a, b in zip(lrs[2:], lrs[3:])) and lrs[-1] == pytest.approx(0.01)
 
 
+def test_random_erasing_only_while_training():
+    only_erasing = models.augmentation(flip=False, rotation=0, shift=0, zoom=0, contrast=0, brightness=0,
+                                       erasing=1.0, seed=0)
+    faces = np.full((64, 48, 48, 1), 100.0, "float32")
+    erased = np.asarray(only_erasing(faces, training=True))
+    changed = (erased != 100.0).reshape(64, -1).mean(axis=1)
+    assert (changed > 0.01).all() and changed.max() < 0.5         # every face, one rectangle of 2-33%
+    assert np.array_equal(np.asarray(only_erasing(faces, training=False)), faces)
+    assert len(models.augmentation(erasing=0.0).layers) == len(models.augmentation().layers)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     return demo.make_dataset(per_class=12, seed=0)
@@ -97,7 +108,7 @@ def test_ship_if_better_compares_on_public(tiny, tmp_path, monkeypatch):
 
     shipped = tmp_path / train.SHIPPED
     assert train.ship_if_better(model, tiny.classes, meta(0.50), run)                 # nothing shipped yet
-    assert shipped.exists() and (shipped.parent / "fer2013_cnn_log.csv").exists()
+    assert shipped.exists() and (tmp_path / train.SHIPPED_LOG).exists()
     assert not train.ship_if_better(model, tiny.classes, meta(0.49), run)             # worse: kept the old
     assert json.loads(shipped.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.50
     assert train.ship_if_better(model, tiny.classes, meta(0.49), run, force=True)
@@ -113,8 +124,13 @@ def test_notebook_02_defaults_are_the_shipped_recipe():
     params = {}
     exec("".join(cell["source"]), params)
     recipe = json.loads((project_root() / train.SHIPPED).with_suffix(".json").read_text())["recipe"]
-    notebook = {"model": params["MODEL"], "epochs": params["EPOCHS"], "batch_size": params["BATCH_SIZE"],
-                "optimizer": params["OPTIMIZER"], "lr": params["LEARNING_RATE"], "imbalance": params["IMBALANCE"],
-                "weight_power": params["WEIGHT_POWER"], "label_smoothing": params["LABEL_SMOOTHING"],
-                "ema": params["EMA"], "schedule": "cosine", "patience": None}
-    assert notebook == {k: recipe.get(k) for k in notebook}
+    recipe.pop("name")
+    names = {"model": "MODEL", "epochs": "EPOCHS", "batch_size": "BATCH_SIZE", "optimizer": "OPTIMIZER",
+             "lr": "LEARNING_RATE", "imbalance": "IMBALANCE", "weight_power": "WEIGHT_POWER",
+             "label_smoothing": "LABEL_SMOOTHING", "ema": "EMA", "erasing": "ERASING"}
+    fixed = {"schedule": "cosine", "patience": None}          # written into the notebook's fit call
+    assert set(recipe) <= set(names) | set(fixed), "the recipe has a setting notebook 02 cannot reproduce"
+    notebook = {**{key: params[name] for key, name in names.items()}, **fixed}
+    assert {k: notebook[k] for k in recipe} == recipe
+    # settings the shipped recipe does not use must be off in the notebook
+    assert all(not notebook[k] for k in set(names) - set(recipe))
