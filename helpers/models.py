@@ -41,12 +41,18 @@ def augmentation(flip=True, rotation=0.04, shift=0.1, zoom=0.1, contrast=0.2, br
     return keras.Sequential(steps, name="augmentation")
 
 
-def _stem(input_shape, augment):
-    """Input (raw 0-255) -> optional augmentation -> rescale to 0-1."""
+def _stem(input_shape, augment, crop=0):
+    """Input (raw 0-255) -> optional augmentation -> optional centre crop -> rescale to 0-1.
+
+    ``crop`` > 0 keeps the central ``crop`` x ``crop`` pixels, in training and at inference alike. After the
+    random shifts that makes every training face a random crop of the original (the classic FER2013
+    recipe: 40x40 crops of 48x48 faces), and the network works on (40/48)^2 = 69% of the pixels."""
     inputs = keras.Input(shape=input_shape, name="pixels_0_255")
     x = inputs
     if augment:
         x = (augment if isinstance(augment, keras.Layer) else augmentation())(x)
+    if crop:
+        x = layers.CenterCrop(crop, crop, name="centre_crop")(x)
     x = layers.Rescaling(1.0 / 255, name="rescale")(x)
     return inputs, x
 
@@ -63,13 +69,15 @@ def _conv_bn(x, filters, name, bn_momentum=0.99):
 
 
 def vgg_cnn(input_shape=(48, 48, 1), n_classes=7, widths=(64, 128, 256, 512), convs_per_block=2,
-            dense=512, dropout=(0.25, 0.5), augment=True, name="vgg_cnn", bn_momentum=0.99) -> keras.Model:
+            dense=512, dropout=(0.25, 0.5), augment=True, name="vgg_cnn", bn_momentum=0.99,
+            crop=0) -> keras.Model:
     """VGG-style blocks: ``convs_per_block`` 3x3 conv + batch norm + ReLU, then max-pool and dropout;
     then a dense layer and softmax. ``widths`` sets the number of blocks and their filters.
 
     ``bn_momentum``: batch norm's moving averages need about ``1 / (1 - bn_momentum)`` steps to settle;
-    Keras' 0.99 suits full training, 0.9 a short run of a few hundred steps (FAST_MODE)."""
-    inputs, x = _stem(input_shape, augment)
+    Keras' 0.99 suits full training, 0.9 a short run of a few hundred steps (FAST_MODE).
+    ``crop``: see ``_stem``."""
+    inputs, x = _stem(input_shape, augment, crop)
     for b, width in enumerate(widths, start=1):
         for c in range(1, convs_per_block + 1):
             x = _conv_bn(x, width, f"block{b}_conv{c}", bn_momentum)
@@ -83,30 +91,30 @@ def vgg_cnn(input_shape=(48, 48, 1), n_classes=7, widths=(64, 128, 256, 512), co
     return keras.Model(inputs, _head(x, n_classes), name=name)
 
 
-def thesis_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
+def thesis_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99, crop=0) -> keras.Model:
     """The FER2013 thesis CNN: four blocks of two 3x3 convs (64-128-256-512), batch norm, max-pool and
     dropout, dense 512, softmax."""
     return vgg_cnn(input_shape, n_classes, (64, 128, 256, 512), 2, 512, (0.25, 0.5), augment, "thesis_cnn",
-                   bn_momentum)
+                   bn_momentum, crop)
 
 
-def compact_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
+def compact_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99, crop=0) -> keras.Model:
     """A CNN sized for a 2-core CPU: the thesis layout at half the width (32-64-128-256, dense 256)."""
     return vgg_cnn(input_shape, n_classes, (32, 64, 128, 256), 2, 256, (0.2, 0.5), augment, "compact_cnn",
-                   bn_momentum)
+                   bn_momentum, crop)
 
 
-def wide_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
+def wide_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99, crop=0) -> keras.Model:
     """Capacity where it is cheap: a thin first block at 48x48 (32 filters), then wide blocks at 24, 12 and
     6 pixels (96-192-384), dense 384. About 3.9M parameters, twice ``compact_cnn``'s; the wide layers work on
     small feature maps, so it needs much less compute than ``thesis_cnn``, whose 64 filters run at 48x48."""
     return vgg_cnn(input_shape, n_classes, (32, 96, 192, 384), 2, 384, (0.2, 0.5), augment, "wide_cnn",
-                   bn_momentum)
+                   bn_momentum, crop)
 
 
-def affectnet_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99) -> keras.Model:
+def affectnet_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99, crop=0) -> keras.Model:
     """The AffectNet study's CNN: conv blocks of 96/256/256 then 128/64/32 filters, dense 32, dropout 30-50%."""
-    inputs, x = _stem(input_shape, augment)
+    inputs, x = _stem(input_shape, augment, crop)
     for i, filters in enumerate((96, 256, 256), start=1):
         x = _conv_bn(x, filters, f"conv{i}", bn_momentum)
         x = layers.MaxPooling2D(name=f"pool{i}")(x)
@@ -150,7 +158,8 @@ ZOO = {"thesis_cnn": thesis_cnn, "compact_cnn": compact_cnn, "wide_cnn": wide_cn
 
 
 def build(name: str, **kwargs) -> keras.Model:
-    """Build a model of the zoo by name (``thesis_cnn``, ``compact_cnn``, ``wide_cnn``, ``affectnet_cnn``)."""
+    """Build a model of the zoo by name (``thesis_cnn``, ``compact_cnn``, ``wide_cnn``, ``affectnet_cnn``).
+    Every one takes ``input_shape``, ``n_classes``, ``augment``, ``bn_momentum`` and ``crop``."""
     if name not in ZOO:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(ZOO)}")
     return ZOO[name](**kwargs)
