@@ -20,6 +20,39 @@ def test_bootstrap_interval_contains_the_estimate_and_shrinks_with_n():
     assert table.loc["b", "accuracy"] == 1 and table.loc["a", "macro_f1_low"] < table.loc["a", "macro_f1_high"]
 
 
+class _Recorder:
+    """Stands in for a Keras model: remembers every batch of faces it is asked about."""
+
+    def __init__(self):
+        self.seen = []
+
+    def predict(self, x, batch_size=None, verbose=0):
+        self.seen.append(np.array(x))
+        return np.full((len(x), 2), 0.5)
+
+
+def test_shifted_moves_faces_and_repeats_the_edge():
+    faces = np.arange(2 * 6 * 6, dtype="float32").reshape(2, 6, 6, 1)
+    down = evaluate.shifted(faces, 2, 0)
+    assert np.array_equal(down[:, 2:], faces[:, :-2]) and np.array_equal(down[:, 0], faces[:, 0])
+    left = evaluate.shifted(faces, 0, -1)
+    assert np.array_equal(left[:, :, :-1], faces[:, :, 1:]) and np.array_equal(left[:, :, -1], faces[:, :, -1])
+
+
+@pytest.mark.parametrize("tta, views", [(False, 1), (True, 2), ("flip", 2), ("shifts", 10)])
+def test_tta_averages_the_expected_views(tta, views):
+    faces = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 1)).astype("float32")
+    model = _Recorder()
+    evaluate.predict_proba(model, faces, tta=tta)
+    assert len(model.seen) == views and np.array_equal(model.seen[0], faces)
+    if tta:
+        assert any(np.array_equal(v, faces[:, :, ::-1]) for v in model.seen)
+    if tta == "shifts":
+        assert any(np.array_equal(v, evaluate.shifted(faces, 0, evaluate.SHIFT_PX)[:, :, ::-1]) for v in model.seen)
+    with pytest.raises(ValueError, match="tta="):
+        evaluate.predict_proba(model, faces, tta="crops")
+
+
 def test_mcnemar_counts_only_discordant_pairs():
     y = np.zeros(100, int)
     a = np.zeros(100, int)

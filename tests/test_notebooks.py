@@ -67,6 +67,7 @@ def test_cnn_notebook_learns(fast_run):
     m = metrics(fast_run, "02")
     assert m["cnn_used_shipped"] is False and m["cnn_epochs"] >= 3       # FAST_MODE trains a model itself
     assert m["cnn_public_accuracy"] > m["chance_accuracy"]                 # better than chance on held-out data
+    assert m["cnn_private_tta"] in {"no TTA", "flip TTA", "flip + shifts TTA"}         # chosen on PublicTest
     assert 0 <= m["cnn_private_accuracy"] <= 1 and m["precision_policy"] in {"float32", "mixed_bfloat16", "mixed_float16"}
 
 
