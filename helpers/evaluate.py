@@ -36,7 +36,7 @@ def predict_proba(model, images: np.ndarray, tta: bool | str = False, batch_size
     offsets = [(0, 0)]
     if tta == "shifts":
         offsets += [(SHIFT_PX, 0), (-SHIFT_PX, 0), (0, SHIFT_PX), (0, -SHIFT_PX)]
-    views = [shifted(x, dy, dx) if (dy, dx) != (0, 0) else x for dy, dx in offsets]
+    views = [shifted(x, dy, dx) for dy, dx in offsets]
     if tta:
         views += [v[:, :, ::-1] for v in views]
     return np.mean([model.predict(v, batch_size=batch_size, verbose=0) for v in views], axis=0)
