@@ -59,6 +59,36 @@ def test_resume_after_interruption(tiny, tmp_path):
     assert train.read_log(out)["epoch"] == [0, 1, 2, 3]        # resumed at epoch 3, not started again
 
 
+def test_a_resumed_run_does_not_replay_the_first_epochs(tiny, tmp_path):
+    """Keras does not back up the random layers' seed states: resuming must draw new ones, or the resumed epochs
+    would see the first epochs' augmentation and dropout masks again."""
+    out = tmp_path / "run"
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append([v.numpy().tolist() for v in self.model.variables if v.name == "seed_generator_state"])
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0 and len(seen) == 1:
+                raise KeyboardInterrupt
+
+    def build():
+        train.set_seeds(0)
+        model = models.vgg_cnn(widths=(8, 16), dense=16, n_classes=len(tiny.classes))    # augmentation, dropout
+        original_fit = model.fit
+        model.fit = lambda *a, **kw: original_fit(*a, **{**kw, "callbacks": kw["callbacks"] + [Record()]})
+        return model
+
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(build(), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
+    train.fit(build(), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
+    assert train.read_log(out)["epoch"] == [0, 1]
+    first, resumed = seen
+    assert len(first) >= 2 and len(first) == len(resumed)      # augmentation and dropout layers
+    assert all(a != b for a, b in zip(first, resumed))
+
+
 def test_shipped_model_round_trip(tiny, tmp_path):
     model = _small_model(tiny)
     path = train.save_shipped(model, tiny.classes, tmp_path / "m.keras", {"note": "test"})
