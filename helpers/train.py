@@ -185,7 +185,7 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 3
     if not resuming:                              # a new run: forget an earlier finished run's log and best
         log_file.unlink(missing_ok=True)
         (out / "best.keras").unlink(missing_ok=True)
-    if resuming:                                  # new random draws for the epochs still to run
+    else:                                         # new random draws for the epochs still to run
         done = len(read_log(out).get("epoch", [])) if log_file.exists() else 0
         fresh_randomness(model, seed + 1 + done)
     best = _best_so_far(log_file, "val_accuracy")
@@ -225,7 +225,7 @@ def fresh_randomness(model: keras.Model, seed: int) -> None:
 
     Keras saves neither the global seed nor these layers' seed-generator states with a backup, so without this
     a resumed run would replay its first epochs exactly: the same batches, augmented the same way, with the same
-    dropout masks. ``fit`` calls it on resume with ``seed`` plus the number of epochs already done."""
+    dropout masks. On resume, ``fit`` calls it with its seed + 1 + the number of epochs already done."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     for variable in model.variables:
