@@ -21,12 +21,13 @@ def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return padded[:, k - dy:k - dy + h, k - dx:k - dx + w]
 
 
-def predict_proba(model, images: np.ndarray, tta: bool | str = False, batch_size: int = 256) -> np.ndarray:
+def predict_proba(model, images: np.ndarray, tta: bool | str = False, batch_size: int = 256,
+                  shift_px: int = SHIFT_PX) -> np.ndarray:
     """Class probabilities for raw 0-255 images, averaged over test-time augmentations (TTA):
 
     * ``False``: none, the faces as they are;
     * ``True`` or ``"flip"``: each face and its mirror image (a face and its mirror show the same expression);
-    * ``"shifts"``: ``"flip"`` for the face and for copies moved ``SHIFT_PX`` pixels up, down, left and
+    * ``"shifts"``: ``"flip"`` for the face and for copies moved ``shift_px`` pixels up, down, left and
       right (10 views, 5x the cost): the network was trained on shifted faces, so it averages out where
       exactly the face detector put the crop.
     """
@@ -35,7 +36,7 @@ def predict_proba(model, images: np.ndarray, tta: bool | str = False, batch_size
     x = np.asarray(images, dtype="float32")
     offsets = [(0, 0)]
     if tta == "shifts":
-        offsets += [(SHIFT_PX, 0), (-SHIFT_PX, 0), (0, SHIFT_PX), (0, -SHIFT_PX)]
+        offsets += [(shift_px, 0), (-shift_px, 0), (0, shift_px), (0, -shift_px)]
     views = [shifted(x, dy, dx) for dy, dx in offsets]
     if tta:
         views += [v[:, :, ::-1] for v in views]

@@ -49,6 +49,9 @@ def test_tta_averages_the_expected_views(tta, views):
         assert any(np.array_equal(v, faces[:, :, ::-1]) for v in model.seen)
     if tta == "shifts":
         assert any(np.array_equal(v, evaluate.shifted(faces, 0, evaluate.SHIFT_PX)[:, :, ::-1]) for v in model.seen)
+        wider = _Recorder()
+        evaluate.predict_proba(wider, faces, tta=tta, shift_px=3)           # as benchmarks/tta_shift.py asks
+        assert any(np.array_equal(v, evaluate.shifted(faces, -3, 0)) for v in wider.seen)
     with pytest.raises(ValueError, match="tta="):
         evaluate.predict_proba(model, faces, tta="crops")
 

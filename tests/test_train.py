@@ -36,22 +36,28 @@ def test_fit_logs_metrics_and_resumes(tiny, tmp_path):
     assert train.read_log(out)["epoch"] == [0, 1]
 
 
+def _with_callback(model, callback):
+    """``model``, whose ``fit`` also runs ``callback`` (``train.fit`` builds its own callback list)."""
+    original_fit = model.fit
+    model.fit = lambda *a, **kw: original_fit(*a, **{**kw, "callbacks": kw["callbacks"] + [callback]})
+    return model
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Stops training as Ctrl-C would, after epoch ``after`` (0-based; ``None``: never)."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.after:
+            raise KeyboardInterrupt
+
+
 def test_resume_after_interruption(tiny, tmp_path):
     out = tmp_path / "run"
-
-    class Interrupt(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
-                raise KeyboardInterrupt
-
-    model = _small_model(tiny)
-    original_fit = model.fit
-
-    def fit_with_interrupt(*args, **kwargs):
-        kwargs["callbacks"] = kwargs["callbacks"] + [Interrupt()]
-        return original_fit(*args, **kwargs)
-
-    model.fit = fit_with_interrupt
+    model = _with_callback(_small_model(tiny), Interrupt(after=1))
     with pytest.raises(KeyboardInterrupt):
         train.fit(model, tiny, out, epochs=4, batch_size=32, jit_compile=False, verbose=0)
     assert len(train.read_log(out)["epoch"]) == 2
@@ -65,24 +71,18 @@ def test_a_resumed_run_does_not_replay_the_first_epochs(tiny, tmp_path):
     out = tmp_path / "run"
     seen = []
 
-    class Record(keras.callbacks.Callback):
+    class RecordSeeds(Interrupt):
         def on_train_begin(self, logs=None):
             seen.append([v.numpy().tolist() for v in self.model.variables if v.name == "seed_generator_state"])
 
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 0 and len(seen) == 1:
-                raise KeyboardInterrupt
-
-    def build():
+    def build(stop_after):
         train.set_seeds(0)
         model = models.vgg_cnn(widths=(8, 16), dense=16, n_classes=len(tiny.classes))    # augmentation, dropout
-        original_fit = model.fit
-        model.fit = lambda *a, **kw: original_fit(*a, **{**kw, "callbacks": kw["callbacks"] + [Record()]})
-        return model
+        return _with_callback(model, RecordSeeds(after=stop_after))
 
     with pytest.raises(KeyboardInterrupt):
-        train.fit(build(), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
-    train.fit(build(), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
+        train.fit(build(stop_after=0), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
+    train.fit(build(stop_after=None), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
     assert train.read_log(out)["epoch"] == [0, 1]
     first, resumed = seen
     assert len(first) >= 2 and len(first) == len(resumed)      # augmentation and dropout layers
