@@ -101,7 +101,8 @@ class MacroMetrics(keras.callbacks.Callback):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the logs."""
+    """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the logs; ``fit`` puts it after
+    the callbacks that validate and checkpoint, so their time counts too."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -119,6 +120,43 @@ def warmup_cosine(epochs: int, peak_lr: float, warmup: int = 2, floor: float = 0
         t = (epoch - warmup) / max(1, epochs - warmup - 1)
         return peak_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
     return schedule
+
+
+def budget_lr(seconds: list, budget: float, peak_lr: float, warmup: int = 2, floor: float = 0.01) -> float:
+    """The learning rate of the next epoch when a run must fit in ``budget`` seconds of wall time.
+
+    ``seconds``: how long each epoch so far took. The warm-up is the same as :func:`warmup_cosine`'s; after it,
+    the cosine runs over time rather than over a number of epochs: the epochs still to come are assumed to be
+    as long as the slowest of the last three, and the floor is reached by the last one that fits. When every
+    epoch takes the same time this is exactly ``warmup_cosine``."""
+    done = len(seconds)
+    if done < warmup:
+        return peak_lr * (done + 1) / (warmup + 1)
+    now, warm, epoch = sum(seconds), sum(seconds[:warmup]), max(seconds[-3:])
+    epochs_left = max(1, math.floor((budget - now) / epoch))        # this one included
+    last_start = now + (epochs_left - 1) * epoch
+    t = (now - warm) / (last_start - warm) if last_start > warm else 1.0
+    return peak_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Fit a run into ``minutes`` of wall time on whatever machine runs it: sets each epoch's learning rate with
+    :func:`budget_lr`, and stops when one more epoch, as long as the slowest of the last three, would not fit.
+
+    ``spent``: the seconds of the epochs already done (on resume, from the run's log)."""
+
+    def __init__(self, minutes: float, peak_lr: float, spent=()):
+        super().__init__()
+        self.budget, self.peak_lr, self.seconds = minutes * 60, peak_lr, list(spent)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = budget_lr(self.seconds, self.budget, self.peak_lr)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(logs["epoch_seconds"])
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        if sum(self.seconds) + max(self.seconds[-3:]) > self.budget:
+            self.model.stop_training = True
 
 
 def _best_so_far(log_file: Path, monitor: str):
@@ -152,13 +190,16 @@ def make_optimizer(name: str = "nadam", lr: float = 1e-3, ema: float | None = No
 def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 30, batch_size: int = 128,
         optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights", weight_power: float = 1.0,
         label_smoothing: float = 0.0, patience: int | None = 10, schedule: str = "cosine",
-        ema: float | None = None, jit_compile="auto", seed: int = 42, verbose: int = 2) -> dict:
+        ema: float | None = None, minutes: float | None = None, jit_compile="auto", seed: int = 42,
+        verbose: int = 2) -> dict:
     """Train ``model`` on ``ds``'s train split, selecting on its public split; returns the history dict.
 
     ``imbalance``: ``'weights'`` (class weights ``(n / (k * n_c)) ** weight_power``), ``'oversample'``
     (repeat minority images up to the largest class) or ``'none'``.
     ``schedule``: ``'cosine'`` (warm-up then cosine decay over ``epochs``) or ``'plateau'`` (halve the rate
-    when the public accuracy stalls). ``ema``: see :func:`make_optimizer`. The best epoch on public accuracy
+    when the public accuracy stalls). ``minutes``: fit the run into this much wall time (:class:`TimeBudget`; the
+    cosine then runs over time, and ``epochs`` is only an upper bound). ``ema``: see :func:`make_optimizer`.
+    The best epoch on public accuracy
     is kept (``best.keras``) and its weights are restored at the end. Everything is written under
     ``out_dir``; calling ``fit`` again with the same ``out_dir`` after an interruption resumes from the last
     finished epoch.
@@ -190,14 +231,19 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 3
         fresh_randomness(model, seed + 1 + done)
     best = _best_so_far(log_file, "val_accuracy")
     callbacks = [
-        EpochTimer(),
         keras.callbacks.BackupAndRestore(str(out / "backup")),     # the raw weights, before an EMA swap
         *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),   # validate/save the average
         MacroMetrics(x_val.astype("float32"), y_val),             # before the CSV log and the history
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best),
     ]
-    if schedule == "cosine":
+    callbacks.append(EpochTimer())                # times the epoch with its validation and checkpoint
+    if minutes:
+        if schedule != "cosine":
+            raise ValueError(f"a time budget (minutes={minutes}) needs schedule='cosine', not {schedule!r}")
+        spent = read_log(out).get("epoch_seconds", []) if resuming and log_file.exists() else []
+        callbacks.append(TimeBudget(minutes, lr, spent))
+    elif schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(warmup_cosine(epochs, lr)))
     elif schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_accuracy", mode="max", factor=0.5,
@@ -352,6 +398,9 @@ def main(argv=None):
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
     parser.add_argument("--out", default="runs/train_full", help="folder for checkpoints and logs")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="fit the training into this much wall time instead (the cosine runs over time; "
+                             "with --epochs too, that many epochs at most)")
     parser.add_argument("--ship", action="store_true",
                         help="then make it models/fer2013_cnn.keras (+ .json, log) if it beats the shipped "
                              "model on PublicTest")
@@ -370,7 +419,9 @@ def main(argv=None):
         ship_if_better(model, meta.pop("labels"), meta, out, args.force)
         return
     recipe = dict(RECIPES[args.recipe])
-    if args.epochs:
+    if args.minutes:                      # epochs: an upper bound only (None: as many as fit)
+        recipe.update(minutes=args.minutes, epochs=args.epochs)
+    elif args.epochs:
         recipe["epochs"] = args.epochs
     ds = data.load(args.data)
     ds, n_leaks = audit.without_train_leaks(ds)
@@ -381,16 +432,18 @@ def main(argv=None):
     model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
                          augment=augment, crop=recipe.get("crop", 0))
     fit_args = {k: v for k, v in recipe.items() if k not in ("model", "erasing", "crop")}
+    fit_args["epochs"] = fit_args["epochs"] or 10_000
     fit(model, ds, out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
     log = read_log(out)
     report = evaluate.split_scores(model, ds, ("public", "private"))
-    epochs_flag = f" --epochs {args.epochs}" if args.epochs else ""
+    flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
+             + (f" --epochs {args.epochs}" if args.epochs else ""))
     meta = {"recipe": {"name": args.recipe, **recipe}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
             "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
             "train_wall_minutes": round(sum(log.get("epoch_seconds", [])) / 60, 1),
             "hardware": device, "data": ds.source, "dropped_train_leaks": n_leaks,
             "scores": report, "keras": keras.__version__,
-            "command": f"python -m helpers.train --recipe {args.recipe}{epochs_flag} --ship"}
+            "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
     print(json.dumps(meta, indent=2))
     (out / "result.json").write_text(json.dumps({"labels": list(ds.classes), **meta}, indent=2))
     if args.ship:

@@ -16,6 +16,42 @@ def test_warmup_cosine_schedule():
     assert all(a >= b for a, b in zip(lrs[2:], lrs[3:])) and lrs[-1] == pytest.approx(0.01)
 
 
+def test_budget_lr_is_warmup_cosine_when_epochs_take_equal_time():
+    cosine = train.warmup_cosine(epochs=10, peak_lr=1.0)
+    for done in range(10):
+        assert train.budget_lr([100.0] * done, budget=1000, peak_lr=1.0) == pytest.approx(cosine(done))
+
+
+class _Stub:
+    """Just what TimeBudget touches of a model."""
+    stop_training = False
+    optimizer = keras.optimizers.SGD(1.0)
+
+
+def _simulate(budget_minutes, epoch_seconds):
+    """Run TimeBudget over epochs of the given durations; returns the learning rates of the epochs it allowed."""
+    cb, lrs = train.TimeBudget(budget_minutes, peak_lr=1.0), []
+    cb.set_model(_Stub())
+    cb.model.stop_training = False
+    for epoch, seconds in enumerate(epoch_seconds):
+        cb.on_epoch_begin(epoch)
+        lrs.append(float(cb.model.optimizer.learning_rate))
+        cb.on_epoch_end(epoch, {"epoch_seconds": seconds})
+        if cb.model.stop_training:
+            return lrs
+    raise AssertionError("the budget never stopped the run")
+
+
+def test_time_budget_stops_in_time_and_anneals_even_when_the_machine_slows_down():
+    assert len(_simulate(10, [60.0] * 50)) == 10                   # 10 one-minute epochs fit in 10 minutes
+    slowing = [60.0] * 5 + [120.0] * 50                             # half speed from the 6th epoch
+    lrs = _simulate(10, slowing)
+    assert sum(slowing[:len(lrs)]) <= 600 and len(lrs) == 7
+    after_warmup = lrs[2:]
+    assert all(a >= b for a, b in zip(after_warmup, after_warmup[1:]))
+    assert lrs[-1] == pytest.approx(0.01)                           # the last epoch still gets the floor rate
+
+
 @pytest.fixture(scope="module")
 def tiny():
     return demo.make_dataset(per_class=12, seed=0)
@@ -34,6 +70,13 @@ def test_fit_logs_metrics_and_resumes(tiny, tmp_path):
     # a finished run is not resumed: calling fit again starts a new run (and a new log)
     train.fit(_small_model(tiny), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
     assert train.read_log(out)["epoch"] == [0, 1]
+
+
+def test_fit_with_a_time_budget_stops_when_the_next_epoch_would_not_fit(tiny, tmp_path):
+    out = tmp_path / "run"
+    train.fit(_small_model(tiny), tiny, out, epochs=5, minutes=1e-4, batch_size=32, jit_compile=False, verbose=0)
+    log = train.read_log(out)
+    assert log["epoch"] == [0] and log["learning_rate"] == [pytest.approx(1e-3 / 3)]   # the first warm-up rate
 
 
 def _with_callback(model, callback):
