@@ -358,10 +358,11 @@ RECIPES = {
     "cpu_wide_crop": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60}, ema=0.998, crop=40),
     # cpu_wide_ema without class weights, 60 epochs: do the weights cost overall accuracy here? Not completed.
     # An uninterrupted run (2-core Intel with AMX) was 0.7-1.8 points above the shipped run's PublicTest accuracy
-    # at epochs 20, 25, 28 and 31 (61.0/62.2/62.8/63.8% vs 59.8/61.1/62.1/62.0%) when its machine was lost. The next (2-core AMD EPYC, ~195 s per epoch) was cut to 50 and
-    # then 40 epochs to fit the session and resumed twice before resuming drew fresh random numbers
-    # (fresh_randomness): its epochs 15-20 saw epochs 1-6's batches a third time, exactly; training accuracy
-    # rose ~2 points per epoch while PublicTest stayed at ~61%, so it was stopped.
+    # at epochs 20, 25, 28 and 31 (61.0/62.2/62.8/63.8% vs 59.8/61.1/62.1/62.0%) when its machine was lost.
+    # The next (2-core AMD EPYC, ~195 s per epoch) was cut to 50 and then 40 epochs to fit the session and
+    # resumed twice before resuming drew fresh random numbers (fresh_randomness): its epochs 15-20 saw epochs
+    # 1-6's batches a third time, exactly; training accuracy rose ~2 points per epoch while PublicTest stayed at
+    # ~61%, so it was stopped.
     "cpu_wide_unweighted": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60, "imbalance": "none"},
                                 ema=0.998),
 }
