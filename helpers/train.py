@@ -187,8 +187,8 @@ def make_optimizer(name: str = "nadam", lr: float = 1e-3, ema: float | None = No
     raise ValueError(f"unknown optimizer {name!r}: use 'nadam', 'adam' or 'sgd'")
 
 
-def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 30, batch_size: int = 128,
-        optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights", weight_power: float = 1.0,
+def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | None = 30,
+        batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights", weight_power: float = 1.0,
         label_smoothing: float = 0.0, patience: int | None = 10, schedule: str = "cosine",
         ema: float | None = None, minutes: float | None = None, jit_compile="auto", seed: int = 42,
         verbose: int = 2) -> dict:
@@ -197,12 +197,11 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 3
     ``imbalance``: ``'weights'`` (class weights ``(n / (k * n_c)) ** weight_power``), ``'oversample'``
     (repeat minority images up to the largest class) or ``'none'``.
     ``schedule``: ``'cosine'`` (warm-up then cosine decay over ``epochs``) or ``'plateau'`` (halve the rate
-    when the public accuracy stalls). ``minutes``: fit the run into this much wall time (:class:`TimeBudget`; the
-    cosine then runs over time, and ``epochs`` is only an upper bound). ``ema``: see :func:`make_optimizer`.
-    The best epoch on public accuracy
-    is kept (``best.keras``) and its weights are restored at the end. Everything is written under
-    ``out_dir``; calling ``fit`` again with the same ``out_dir`` after an interruption resumes from the last
-    finished epoch.
+    when the public accuracy stalls). ``minutes``: fit the run into this much wall time (:class:`TimeBudget`;
+    the cosine then runs over time, and ``epochs`` is only an upper bound, ``None`` for none). ``ema``: see
+    :func:`make_optimizer`. The best epoch on public accuracy is kept (``best.keras``) and its weights are
+    restored at the end. Everything is written under ``out_dir``; calling ``fit`` again with the same
+    ``out_dir`` after an interruption resumes from the last finished epoch.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -223,6 +222,9 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int = 3
                   metrics=["accuracy"], jit_compile=jit_compile)
     log_file = out / "log.csv"
     resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
+    if epochs is None and not minutes:
+        raise ValueError("epochs=None (no upper bound) needs a time budget (minutes)")
+    epochs = epochs or 10_000                     # with a budget and no bound: as many epochs as fit
     if not resuming:                              # a new run: forget an earlier finished run's log and best
         log_file.unlink(missing_ok=True)
         (out / "best.keras").unlink(missing_ok=True)
@@ -433,7 +435,6 @@ def main(argv=None):
     model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
                          augment=augment, crop=recipe.get("crop", 0))
     fit_args = {k: v for k, v in recipe.items() if k not in ("model", "erasing", "crop")}
-    fit_args["epochs"] = fit_args["epochs"] or 10_000
     fit(model, ds, out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
     log = read_log(out)
     report = evaluate.split_scores(model, ds, ("public", "private"))

@@ -74,7 +74,8 @@ def test_fit_logs_metrics_and_resumes(tiny, tmp_path):
 
 def test_fit_with_a_time_budget_stops_when_the_next_epoch_would_not_fit(tiny, tmp_path):
     out = tmp_path / "run"
-    train.fit(_small_model(tiny), tiny, out, epochs=5, minutes=1e-4, batch_size=32, jit_compile=False, verbose=0)
+    train.fit(_small_model(tiny), tiny, out, epochs=None, minutes=1e-4, batch_size=32, jit_compile=False,
+              verbose=0)
     log = train.read_log(out)
     assert log["epoch"] == [0] and log["learning_rate"] == [pytest.approx(1e-3 / 3)]   # the first warm-up rate
 
@@ -106,6 +107,19 @@ def test_resume_after_interruption(tiny, tmp_path):
     assert len(train.read_log(out)["epoch"]) == 2
     train.fit(_small_model(tiny), tiny, out, epochs=4, batch_size=32, jit_compile=False, verbose=0)
     assert train.read_log(out)["epoch"] == [0, 1, 2, 3]        # resumed at epoch 3, not started again
+
+
+def test_a_resumed_budget_run_counts_the_time_already_spent(tiny, tmp_path):
+    out = tmp_path / "run"
+    run = dict(epochs=4, minutes=60, batch_size=32, jit_compile=False, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(_with_callback(_small_model(tiny), Interrupt(after=2)), tiny, out, **run)
+    train.fit(_small_model(tiny), tiny, out, **run)
+    log = train.read_log(out)
+    assert log["epoch"] == [0, 1, 2, 3]
+    # after the warm-up the rate depends on the time spent: the resumed epoch's is that of three epochs done
+    expected = train.budget_lr(log["epoch_seconds"][:3], budget=3600, peak_lr=1e-3)
+    assert log["learning_rate"][3] == pytest.approx(expected, rel=1e-5) and expected < 1e-3
 
 
 def test_a_resumed_run_does_not_replay_the_first_epochs(tiny, tmp_path):
