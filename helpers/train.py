@@ -224,7 +224,8 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
     resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
     if epochs is None and not minutes:
         raise ValueError("epochs=None (no upper bound) needs a time budget (minutes)")
-    epochs = epochs or 10_000                     # with a budget and no bound: as many epochs as fit
+    if minutes and schedule != "cosine":
+        raise ValueError(f"a time budget (minutes={minutes}) needs schedule='cosine', not {schedule!r}")
     if not resuming:                              # a new run: forget an earlier finished run's log and best
         log_file.unlink(missing_ok=True)
         (out / "best.keras").unlink(missing_ok=True)
@@ -238,13 +239,14 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
         MacroMetrics(x_val.astype("float32"), y_val),             # before the CSV log and the history
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best),
+        EpochTimer(),                             # times the epoch with its validation and checkpoint
     ]
-    callbacks.append(EpochTimer())                # times the epoch with its validation and checkpoint
     if minutes:
-        if schedule != "cosine":
-            raise ValueError(f"a time budget (minutes={minutes}) needs schedule='cosine', not {schedule!r}")
         spent = read_log(out).get("epoch_seconds", []) if resuming and log_file.exists() else []
         callbacks.append(TimeBudget(minutes, lr, spent))
+        if verbose:
+            print(f"Time budget {minutes:g} min ({sum(spent) / 60:.1f} spent): as many epochs as fit"
+                  + (f", at most {epochs}" if epochs else "") + "; the cosine follows the time spent.")
     elif schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(warmup_cosine(epochs, lr)))
     elif schedule == "plateau":
@@ -257,7 +259,7 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
     history = model.fit(
         x_train.astype("float32"), keras.utils.to_categorical(y_train, n_classes),
         validation_data=(x_val.astype("float32"), keras.utils.to_categorical(y_val, n_classes)),
-        epochs=epochs, batch_size=batch_size, class_weight=class_weight, callbacks=callbacks,
+        epochs=epochs or 10_000, batch_size=batch_size, class_weight=class_weight, callbacks=callbacks,
         shuffle=True, verbose=verbose)
     seconds = time.perf_counter() - start
     if (out / "best.keras").exists():
