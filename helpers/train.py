@@ -360,7 +360,10 @@ RECIPES = {
     # 12th epoch (the learning rates of those 12 epochs differ by less than 3% from a 60-epoch schedule's).
     # PublicTest 64.2%, PrivateTest 65.7% in 123 min, not shipped (README)
     "cpu_wide_crop": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60}, ema=0.998, crop=40),
-    # cpu_wide_ema without class weights, 60 epochs: do the weights cost overall accuracy here? Not completed.
+    # cpu_wide_ema without class weights, 60 epochs: do the weights cost overall accuracy here? Not run for 60
+    # epochs. With --minutes 150 on the 2-core AMD EPYC (46 epochs, 149 min; its epochs 3-5 shared the CPU
+    # with tests): PublicTest 64.0% (epoch 42), PrivateTest 65.7%, macro-F1 62.3% (shipped: 66.0%, 64.4%), not
+    # shipped (README).
     # An uninterrupted run (2-core Intel with AMX) was 0.7-1.8 points above the shipped run's PublicTest accuracy
     # at epochs 20, 25, 28 and 31 (61.0/62.2/62.8/63.8% vs 59.8/61.1/62.1/62.0%) when its machine was lost.
     # The next (2-core AMD EPYC, ~195 s per epoch) was cut to 50 and then 40 epochs to fit the session and
