@@ -122,6 +122,12 @@ def warmup_cosine(epochs: int, peak_lr: float, warmup: int = 2, floor: float = 0
     return schedule
 
 
+def epochs_that_fit(seconds: list, budget: float) -> int:
+    """How many more epochs fit in ``budget`` seconds after epochs that took ``seconds``, each assumed to be as
+    long as the slowest of the last three."""
+    return math.floor((budget - sum(seconds)) / max(seconds[-3:]))
+
+
 def budget_lr(seconds: list, budget: float, peak_lr: float, warmup: int = 2, floor: float = 0.01) -> float:
     """The learning rate of the next epoch when a run must fit in ``budget`` seconds of wall time.
 
@@ -132,9 +138,8 @@ def budget_lr(seconds: list, budget: float, peak_lr: float, warmup: int = 2, flo
     done = len(seconds)
     if done < warmup:
         return peak_lr * (done + 1) / (warmup + 1)
-    now, warm, epoch = sum(seconds), sum(seconds[:warmup]), max(seconds[-3:])
-    epochs_left = max(1, math.floor((budget - now) / epoch))        # this one included
-    last_start = now + (epochs_left - 1) * epoch
+    now, warm = sum(seconds), sum(seconds[:warmup])
+    last_start = now + (max(1, epochs_that_fit(seconds, budget)) - 1) * max(seconds[-3:])
     t = (now - warm) / (last_start - warm) if last_start > warm else 1.0
     return peak_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
@@ -155,7 +160,7 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(logs["epoch_seconds"])
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        if sum(self.seconds) + max(self.seconds[-3:]) > self.budget:
+        if epochs_that_fit(self.seconds, self.budget) < 1:
             self.model.stop_training = True
 
 
@@ -188,10 +193,10 @@ def make_optimizer(name: str = "nadam", lr: float = 1e-3, ema: float | None = No
 
 
 def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | None = 30,
-        batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights", weight_power: float = 1.0,
-        label_smoothing: float = 0.0, patience: int | None = 10, schedule: str = "cosine",
-        ema: float | None = None, minutes: float | None = None, jit_compile="auto", seed: int = 42,
-        verbose: int = 2) -> dict:
+        batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights",
+        weight_power: float = 1.0, label_smoothing: float = 0.0, patience: int | None = 10,
+        schedule: str = "cosine", ema: float | None = None, minutes: float | None = None,
+        jit_compile="auto", seed: int = 42, verbose: int = 2) -> dict:
     """Train ``model`` on ``ds``'s train split, selecting on its public split; returns the history dict.
 
     ``imbalance``: ``'weights'`` (class weights ``(n / (k * n_c)) ** weight_power``), ``'oversample'``
