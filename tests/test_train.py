@@ -211,3 +211,32 @@ def test_notebook_02_defaults_are_the_shipped_recipe():
     assert {k: notebook[k] for k in recipe} == recipe
     # settings the shipped recipe does not use must be off in the notebook
     assert all(not notebook[k] for k in set(names) - set(recipe))
+
+
+def _shipped():
+    from helpers.data import project_root
+    path = project_root() / train.SHIPPED
+    return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
+
+
+def test_shipped_model_has_the_documented_interface():
+    model, meta = _shipped()
+    assert model.input_shape == (None, 48, 48, 1) and model.output_shape == (None, len(meta["labels"]))
+    x = np.random.default_rng(0).integers(0, 256, (4, 48, 48, 1)).astype("float32")     # raw grey levels
+    assert np.allclose(model.predict(x, verbose=0).sum(1), 1, atol=1e-2)
+
+
+def test_shipped_model_reproduces_its_json_on_publictest():
+    """The committed model and the figures committed beside it (and quoted in the README) belong together."""
+    from conftest import SESSION_DATA
+    from helpers import data
+    if SESSION_DATA == "demo":
+        pytest.skip("needs FER2013 ($FER_DATA)")
+    model, meta = _shipped()
+    ds = data.load(SESSION_DATA)
+    assert ds.classes == meta["labels"]
+    x, y = ds.xy("public")
+    public = meta["scores"]["public"]
+    for tta, key in ((False, "accuracy"), ("flip", "accuracy_tta")):
+        accuracy = evaluate.scores(y, evaluate.predict_proba(model, x, tta=tta).argmax(1))["accuracy"]
+        assert accuracy == pytest.approx(public[key], abs=0.002), key       # bfloat16: other batches round apart
