@@ -22,6 +22,13 @@ def test_budget_lr_is_warmup_cosine_when_epochs_take_equal_time():
         assert train.budget_lr([100.0] * done, budget=1000, peak_lr=1.0) == pytest.approx(cosine(done))
 
 
+def test_weight_decay_shrinks_every_weight_by_lr_times_decay():
+    for decay, expected in ((0.0, 1.0), (0.5, 1 - 0.1 * 0.5)):
+        weight = keras.Variable(np.ones(3, "float32"))
+        train.make_optimizer("sgd", lr=0.1, weight_decay=decay).apply_gradients([(np.zeros(3, "float32"), weight)])
+        assert np.allclose(keras.ops.convert_to_numpy(weight), expected)    # a zero gradient: only the decay moves it
+
+
 class _Stub:
     """Just what TimeBudget touches of a model."""
     stop_training = False
