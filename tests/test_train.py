@@ -211,7 +211,7 @@ def test_notebook_02_defaults_are_the_shipped_recipe():
     names = {"model": "MODEL", "epochs": "EPOCHS", "batch_size": "BATCH_SIZE", "optimizer": "OPTIMIZER",
              "lr": "LEARNING_RATE", "imbalance": "IMBALANCE", "weight_power": "WEIGHT_POWER",
              "label_smoothing": "LABEL_SMOOTHING", "ema": "EMA", "erasing": "ERASING", "crop": "CROP",
-             "minutes": "MINUTES"}
+             "weight_decay": "WEIGHT_DECAY", "minutes": "MINUTES"}
     fixed = {"schedule": "cosine", "patience": None}          # written into the notebook's fit call
     assert set(recipe) <= set(names) | set(fixed), "the recipe has a setting notebook 02 cannot reproduce"
     notebook = {**{key: params[name] for key, name in names.items()}, **fixed}
