@@ -20,10 +20,9 @@ def main():
     parser.add_argument("--model", default=None, help="default: the shipped model")
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
     args = parser.parse_args()
-    import keras
-    from helpers import data, evaluate, train
+    from helpers import data, evaluate, shipped
     ds = data.load(args.data)
-    model = keras.models.load_model(args.model or data.project_root() / train.SHIPPED)
+    model, _ = shipped.load(args.model)
     x, y = ds.xy("public")
     t0 = time.perf_counter()
     options = [("none", dict(tta=False)), ("flip", dict(tta="flip"))]

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,13 +152,14 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def find_data(path: str | os.PathLike | None = None) -> Path | None:
+def find_data(path: str | os.PathLike | None = None, given_as: str = "the path you passed") -> Path | None:
     """Where the data is: ``path`` if given, else ``$FER_DATA``, else ``data/fer2013`` or
     ``data/fer2013.csv`` in the project; ``None`` when there is none (the caller then uses the demo set).
 
-    A path that is given (argument or ``FER_DATA``) but does not exist is an error, not a silent fallback.
+    A path that is given (argument or ``FER_DATA``) but does not exist is an error, not a silent fallback;
+    ``given_as`` says in that error where the path came from (e.g. ``'--data'``).
     """
-    for given, what in ((path, "the path you passed"), (os.environ.get("FER_DATA") or None, "$FER_DATA")):
+    for given, what in ((path, given_as), (os.environ.get("FER_DATA") or None, "$FER_DATA")):
         if given is not None and str(given) != "":
             if str(given).lower() == "demo":
                 return None
@@ -262,7 +265,9 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
     if verbose:
         print(f"Loaded {ds!r}")
         if ds.skipped:
-            print(f"Skipped {len(ds.skipped)} unreadable image(s) or row(s); first: {ds.skipped[0]}")
+            where, why = ds.skipped[0]
+            print(f"Skipped {len(ds.skipped)} unreadable image(s) or row(s) (Dataset.skipped lists them); "
+                  f"first: {where}: {why}")
     return ds
 
 
@@ -277,27 +282,25 @@ def _load_csv(path: Path, size, channels, max_bad_fraction, verbose) -> Dataset:
     if missing:
         raise FERDataError(f"{path}: missing column(s) {sorted(missing)}; a FER2013 CSV has "
                            f"'emotion,pixels,Usage' (found {list(frame.columns)}).")
+    if "usage" not in frame.columns:
+        warnings.warn(f"{path}: no 'Usage' column, so no Training/PublicTest/PrivateTest split; the rows get a "
+                      f"stratified train/public/private split instead (as a folder dataset without split "
+                      f"folders does).", stacklevel=3)
     usage_split = {"training": "train", "publictest": "public", "privatetest": "private"}
     images, labels, splits, paths, skipped = [], [], [], [], []
     for i, (emotion, pixels, usage) in enumerate(zip(frame["emotion"], frame["pixels"],
                                                       frame.get("usage", [""] * len(frame)))):
         where = f"{path}:row {i + 2}"          # +2: the header is line 1, rows count from 1
         try:
-            code = int(emotion)
-            if not 0 <= code < len(FER2013_CSV_LABELS):
-                raise ValueError(f"emotion {emotion!r} is not one of the codes 0-6")
-            values = np.array(pixels.split(), dtype=np.int64)
-            side = int(round(np.sqrt(values.size)))
-            if values.size == 0 or side * side != values.size:
-                raise ValueError(f"{values.size} pixel values, not a square image (FER2013 has 48x48=2304)")
-            if values.min() < 0 or values.max() > 255:
-                raise ValueError("pixel values outside 0-255")
+            code = _csv_emotion(emotion)
+            values = _csv_pixels(pixels)
             split = usage_split.get(usage.strip().lower(), "") if usage.strip() else ""
             if usage.strip() and not split:
-                raise ValueError(f"Usage {usage!r} is not Training, PublicTest or PrivateTest")
+                raise ValueError(f"column 'Usage': {usage!r} is not Training, PublicTest or PrivateTest")
         except ValueError as err:
             skipped.append((where, str(err)))
             continue
+        side = int(round(np.sqrt(values.size)))
         images.append(to_uint8(values.reshape(side, side).astype(np.uint8), size, channels))
         labels.append(FER2013_CSV_LABELS[code])
         splits.append(split)
@@ -306,10 +309,39 @@ def _load_csv(path: Path, size, channels, max_bad_fraction, verbose) -> Dataset:
     return _assemble(images, labels, splits, paths, skipped, f"fer2013 csv: {path}", size, channels)
 
 
+def _csv_emotion(text: str) -> int:
+    """The ``emotion`` cell as a FER2013 code 0-6, or a ValueError that names the column and the value."""
+    try:
+        code = int(text)
+    except ValueError:
+        raise ValueError(f"column 'emotion': {text!r} is not a whole number (FER2013 codes 0-6)") from None
+    if not 0 <= code < len(FER2013_CSV_LABELS):
+        raise ValueError(f"column 'emotion': {text!r} is not one of the FER2013 codes 0-6")
+    return code
+
+
+def _csv_pixels(text: str) -> np.ndarray:
+    """The ``pixels`` cell as grey levels of a square image, or a ValueError naming the column and the value."""
+    tokens = text.split()
+    try:
+        values = np.array(tokens, dtype=np.int64)
+    except ValueError:
+        bad = next(t for t in tokens if not t.lstrip("+-").isdigit())
+        raise ValueError(f"column 'pixels': value {tokens.index(bad) + 1} ({bad!r}) is not a whole number "
+                         f"0-255") from None
+    side = int(round(np.sqrt(values.size)))
+    if values.size == 0 or side * side != values.size:
+        raise ValueError(f"column 'pixels': {values.size} pixel values, not a square image (FER2013 has "
+                         f"48x48 = 2304)")
+    if values.min() < 0 or values.max() > 255:
+        raise ValueError("column 'pixels': values outside 0-255")
+    return values
+
+
 def _list_folder_images(root: Path, class_map: dict | None):
     """(file, class, split or '') for every image under ``root``; checks the folder structure."""
-    def is_image(p: Path):
-        return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    def is_image(p: Path):                                      # hidden files (.name.jpg) are not data
+        return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS
 
     def class_dirs(folder: Path):
         return sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -356,8 +388,8 @@ def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbo
     def decode(path):
         try:
             return read_image(path, size, channels), None
-        except FERDataError as err:
-            return None, str(err)
+        except FERDataError as err:                           # the reason only: the path is listed beside it
+            return None, str(err).removeprefix(f"{path}: ")
 
     images, labels, splits, paths, skipped = [], [], [], [], []
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
@@ -387,8 +419,18 @@ def _check_bad_fraction(where, n_good, skipped, max_bad_fraction):
         raise FERDataError(f"{where}: no usable images.{first}")
     if n_bad > max(3, max_bad_fraction * (n_good + n_bad)):
         listing = "\n  ".join(f"{w}: {why}" for w, why in skipped[:5])
-        raise FERDataError(f"{where}: {n_bad} of {n_good + n_bad} images/rows are unusable (more than "
-                           f"{max_bad_fraction:.0%}); the first ones:\n  {listing}")
+        share = n_bad / (n_good + n_bad)
+        raise FERDataError(
+            f"{where}: {n_bad} of {n_good + n_bad} images/rows ({share:.1%}) are unusable, more than the "
+            f"{max_bad_fraction:.0%} accepted (max_bad_fraction). The first ones:\n  {listing}\n"
+            f"Fix or remove them, or accept them (they are skipped and counted): "
+            f"data.load(..., max_bad_fraction={_round_up(share)}), the notebooks' MAX_BAD_FRACTION "
+            f"parameter, or python -m helpers.run --max-bad-fraction {_round_up(share)}.")
+
+
+def _round_up(share: float) -> float:
+    """A tidy fraction at least ``share`` (0.046 -> 0.05), to suggest in a message."""
+    return math.ceil(share * 100) / 100
 
 
 def _assemble(images, labels, splits, paths, skipped, source, size, channels) -> Dataset:
@@ -412,6 +454,8 @@ def stratified_assign(labels: np.ndarray, fractions: dict, seed: int = 0) -> np.
         start = 0
         for name, share in fractions.items():
             n = int(round(share * len(idx)))
+            if n == 0 and share > 0 and len(idx) - start > 1:      # a small class: one image, not none
+                n = 1
             out[idx[start:start + n]] = name
             start += n
     return out
@@ -428,6 +472,9 @@ def _fill_missing_splits(ds: Dataset, seed, public_fraction, private_fraction):
     if missing.any():
         ds.splits[missing] = stratified_assign(ds.labels[missing],
                                                {"public": public_fraction, "private": private_fraction}, seed)
+        ds.source += (f" (no split given: {int(missing.sum())} images split stratified "
+                      f"{1 - public_fraction - private_fraction:.0%}/{public_fraction:.0%}/{private_fraction:.0%}, "
+                      f"seed {seed})")
     if not (ds.splits == "public").any() and (ds.splits == "train").any():
         train = np.flatnonzero(ds.splits == "train")
         ds.splits[train] = stratified_assign(ds.labels[train], {"public": public_fraction}, seed)
@@ -465,16 +512,24 @@ def _cache_key(found: Path, options: dict) -> str:
 
 
 def _cache_read(key: str) -> Dataset | None:
+    """The cached Dataset, or ``None``: none cached yet, or a damaged file (truncated, emptied, bit-flipped,
+    another format), which is named in a warning, deleted and then rebuilt by the caller."""
     file = cache_dir() / f"{key}.npz"
     if not file.exists():
         return None
     try:
         with np.load(file, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
-            return Dataset(z["images"], z["labels"], meta["classes"], z["splits"].astype("<U8"), z["paths"],
-                           meta["source"], [tuple(s) for s in meta["skipped"]])
-    except (OSError, ValueError, KeyError):
-        return None                                                  # a damaged cache is simply rebuilt
+            ds = Dataset(z["images"], z["labels"], meta["classes"], z["splits"].astype("<U8"), z["paths"],
+                         meta["source"], [tuple(s) for s in meta["skipped"]])
+        if not len(ds.images) == len(ds.labels) == len(ds.splits) == len(ds.paths):
+            raise ValueError("arrays of different lengths")
+        return ds
+    except Exception as err:                  # zipfile, zlib, EOF, JSON, key errors: all mean "damaged"
+        warnings.warn(f"{file}: the dataset cache is damaged ({type(err).__name__}: {err}); deleting it and "
+                      f"reading the dataset again.", stacklevel=3)
+        file.unlink(missing_ok=True)
+        return None
 
 
 def _cache_write(key: str, ds: Dataset) -> None:
@@ -488,12 +543,6 @@ def _cache_write(key: str, ds: Dataset) -> None:
     except OSError:
         pass                                                         # no cache is slower, not wrong
 
-
-SPLIT_DESCRIPTIONS = {
-    "train": "fit the model (FER2013 'Training')",
-    "public": "select: early stopping, hyper-parameters (FER2013 'PublicTest')",
-    "private": "the final number only (FER2013 'PrivateTest')",
-}
 
 __all__ = ["Dataset", "load", "find_data", "read_image", "to_uint8", "canonical_class", "label_order_table",
            "stratified_assign", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir", "project_root"]

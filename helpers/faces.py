@@ -11,7 +11,6 @@ Photos may be any size, colour (BGR as OpenCV reads them), greyscale, with alpha
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,13 +79,25 @@ def detector(name: str = CASCADE):
     return _detectors[name]
 
 
+DETECT_MAX_SIDE = 1600     # pixels: larger photos are searched on a shrunk copy (a 24-megapixel photo in ~1 s)
+
+
 def detect(image: np.ndarray, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30) -> list:
-    """Boxes ``(x, y, w, h)`` of the frontal faces in a photo, largest first."""
-    grey = cv2.equalizeHist(to_grey8(image))
+    """Boxes ``(x, y, w, h)`` of the frontal faces in a photo, in the photo's pixels, largest first.
+
+    A photo larger than ``DETECT_MAX_SIDE`` is searched on a copy shrunk to that size and the boxes are
+    scaled back: the detector's time and memory grow with the pixels, and a face that small in a big photo
+    (under ~``min_size`` pixels of the copy) is too small to classify anyway."""
+    grey = to_grey8(image)
+    scale = min(1.0, DETECT_MAX_SIDE / max(grey.shape))
+    if scale < 1.0:
+        grey = cv2.resize(grey, (round(grey.shape[1] * scale), round(grey.shape[0] * scale)),
+                          interpolation=cv2.INTER_AREA)
+    grey = cv2.equalizeHist(grey)
     min_size = max(1, min(min_size, *grey.shape))
     boxes = detector().detectMultiScale(grey, scaleFactor=scale_factor, minNeighbors=min_neighbors,
                                         minSize=(min_size, min_size))
-    boxes = [tuple(int(v) for v in b) for b in boxes]
+    boxes = [tuple(int(round(v / scale)) for v in b) for b in boxes]
     return sorted(boxes, key=lambda b: -b[2] * b[3])
 
 
@@ -108,20 +119,12 @@ class Predictor:
     ``models/fer2013_cnn.keras``; its ``.json`` (written by ``helpers.train``) gives the labels."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, margin: float = 0.1):
-        import keras
-        from helpers.data import project_root
-        from helpers.train import SHIPPED
-        path = Path(model_path) if model_path else project_root() / SHIPPED
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: model file not found (train one with python -m helpers.train --ship)")
-        meta = path.with_suffix(".json")
-        if not meta.is_file():
-            raise FileNotFoundError(f"{meta}: the model's class names are missing (a .json next to the .keras)")
-        self.labels = json.loads(meta.read_text())["labels"]
-        self.model = keras.models.load_model(path)
+        from helpers import shipped
+        self.model, meta = shipped.load(model_path)       # a FERDataError that says what is wrong, if anything
+        self.labels = meta["labels"]
         self.size = int(self.model.inputs[0].shape[1])
         self.margin = margin
-        self.path = path
+        self.path = Path(model_path or shipped.path())
 
     def classify(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities for grey crops (N, size, size)."""
@@ -134,11 +137,22 @@ class Predictor:
 
     def predict(self, image: np.ndarray, boxes=None) -> list[Face]:
         """Detect the faces in a photo (or use the given ``boxes``) and classify each one."""
-        boxes = detect(image) if boxes is None else boxes
-        crops = np.stack([crop(image, b, self.margin, self.size) for b in boxes]) if boxes else np.zeros((0,))
+        grey = to_grey8(image)                     # once, not once per face: photos can be big
+        boxes = detect(grey) if boxes is None else boxes
+        crops = np.stack([crop(grey, b, self.margin, self.size) for b in boxes]) if boxes else np.zeros((0,))
         proba = self.classify(crops)
         return [Face(tuple(b), self.labels[int(p.argmax())], dict(zip(self.labels, map(float, p))))
                 for b, p in zip(boxes, proba)]
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write an image file (format from the suffix) atomically; an error naming the file if it cannot be."""
+    from helpers.files import atomic_path
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), image):
+            raise OSError(f"{path}: could not write the image (check the folder's permissions and free space)")
+    return path
 
 
 def annotate(image: np.ndarray, found: list[Face]) -> np.ndarray:

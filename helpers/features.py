@@ -144,7 +144,7 @@ class Gabor(_Stateless):
 
 def penultimate_layer(model) -> str:
     """The name of the layer that feeds the classification head (the last layer before the output)."""
-    import keras
+    from helpers.backend import keras
     for layer in reversed(model.layers[:-1]):
         if not isinstance(layer, (keras.layers.Dropout, keras.layers.InputLayer)):
             return layer.name
@@ -154,7 +154,7 @@ def penultimate_layer(model) -> str:
 def feature_extractor(model, layer: str | None = None):
     """A Keras model from ``model``'s input to the output of ``layer`` (default: the penultimate layer,
     i.e. the network with its classification head removed)."""
-    import keras
+    from helpers.backend import keras
     layer = layer or penultimate_layer(model)
     names = [l.name for l in model.layers]
     if layer not in names:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 
-import keras
-from keras import layers
+from helpers.backend import keras
+
+layers = keras.layers
 
 INIT = "he_normal"     # He-normal initialisation suits ReLU networks (one study's choice too)
 

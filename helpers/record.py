@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from helpers.data import project_root
+from helpers.files import atomic_path, write_text
 
 
 def run_dir() -> Path:
@@ -51,13 +52,12 @@ class Run:
     def log(self, **values) -> dict:
         """Record metrics (numbers, strings, bools); written to disk at once."""
         self.metrics.update({k: _plain(v) for k, v in values.items()})
-        self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
-        self.metrics_file.write_text(json.dumps(self.metrics, indent=1, sort_keys=True))
+        write_text(self.metrics_file, json.dumps(self.metrics, indent=1, sort_keys=True))
         return self.metrics
 
     def save_fig(self, fig, name: str, dpi: int = 110) -> Path:
         """Save a matplotlib figure as ``figures/<notebook>/<name>.png`` in the run folder."""
-        self.figure_dir.mkdir(parents=True, exist_ok=True)
         path = self.figure_dir / f"{name}.png"
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
         return path

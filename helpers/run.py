@@ -5,26 +5,35 @@
     python -m helpers.run --only 00 01     # some notebooks (by number or name)
     python -m helpers.run --data PATH      # a dataset folder or CSV (default: $FER_DATA, then data/)
     python -m helpers.run --out DIR        # where to write (default: runs/<timestamp>/)
+    python -m helpers.run --out DIR --resume    # go on with an interrupted run: finished notebooks are kept
 
 Executed copies of the notebooks, their figures and metrics go into the run folder, with ``summary.json``:
-each notebook's status, wall time and the metrics it recorded. The run stops at the first failing notebook
-and prints the failing cell's error; the exit status is then 1.
+each notebook's status, wall time and the metrics it recorded, and ``runner.log``: everything the notebooks
+printed, and the kernels' own messages. Without real data the notebooks run on generated demo faces at
+FAST_MODE size (a few minutes), and the runner says so. The run stops at the first failing notebook and
+prints the failing cell's error; the exit status is then 1. Ctrl-C stops it cleanly (exit status 130).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-from helpers.data import project_root
-
+from helpers import FERDataError
+from helpers.data import find_data, project_root
+from helpers.files import write_text
 
 CELL_TIMEOUT = 1800      # seconds: a cell that hangs fails the run instead of blocking CI forever
+DEMO_BANNER = ("DEMO DATA: no dataset found (no --data, $FER_DATA unset, nothing in data/), so the notebooks "
+               "run on generated\ncartoon faces at FAST_MODE size. They show the mechanics; the numbers are not "
+               "FER2013 results.\nTo use FER2013, see the README, 'Getting FER2013'.")
 
 
 def notebooks(only=None) -> list[Path]:
@@ -32,73 +41,215 @@ def notebooks(only=None) -> list[Path]:
     of ``only`` (``'02'``, ``'02_cnn'`` ...)."""
     found = sorted((project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if only:
-        found = [nb for nb in found if any(nb.stem.startswith(o) for o in only)]
-        if not found:
-            raise SystemExit(f"no notebook matches {only}; available: "
-                             f"{[nb.stem for nb in sorted((project_root() / 'notebooks').glob('[0-9][0-9]_*.ipynb'))]}")
+        chosen = [nb for nb in found if any(nb.stem.startswith(o) for o in only)]
+        if not chosen:
+            raise SystemExit(f"no notebook matches {only}; available: {[nb.stem for nb in found]}")
+        return chosen
     return found
 
 
-def execute(nb: Path, out_dir: Path, parameters: dict) -> dict:
-    """Run one notebook with papermill; returns ``{name, status, seconds, metrics, error}``."""
+class Progress:
+    """One notebook's progress bar: which code cell runs (i of n), the elapsed time, and the last
+    ``Epoch i/n`` that Keras printed. It is also papermill's sink for the cells' printed output, which it
+    copies into the run's log."""
+
+    EPOCH = re.compile(r"Epoch (\d+)/(\d+)")
+
+    def __init__(self, label: str, log):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=1, desc=label, unit="cell", leave=False, file=sys.stderr,
+                        bar_format="{desc}: cell {n_fmt} of {total_fmt} [{elapsed}]{postfix}")
+        self.log, self.code_cells, self.cell = log, [], None
+
+    def on_notebook_start(self, notebook, **_):
+        self.code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+        self.bar.total = len(self.code_cells)
+        self.bar.refresh()
+
+    def on_cell_start(self, cell, cell_index, **_):
+        if cell_index in self.code_cells:
+            self.cell = self.code_cells.index(cell_index) + 1
+            self.bar.n = self.cell
+            self.bar.set_postfix_str("")
+
+    def write(self, text: str):
+        self.log.write(text)
+        epochs = self.EPOCH.findall(text)
+        if epochs and self.cell:
+            done, total = epochs[-1]
+            self.bar.set_postfix_str(f"training epoch {done}/{total}")
+
+    def flush(self):
+        self.log.flush()
+
+    def close(self):
+        self.bar.close()
+
+
+def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
+    """Run one notebook with papermill; returns ``{name, status, seconds, metrics, error}``. Status is
+    ``'ok'``, ``'failed'`` or ``'interrupted'`` (Ctrl-C: the KeyboardInterrupt is raised again after the
+    entry and the partial notebook are written)."""
     import papermill as pm
     start = time.perf_counter()
     entry = {"name": nb.stem, "status": "ok", "error": None}
+    progress = Progress(label, log)
+    interrupted = False
+    log.write(f"\n===== {nb.name} =====\n")
     try:
         pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=parameters, kernel_name="python3",
                             cwd=str(nb.parent), progress_bar=False, log_output=False,
-                            execution_timeout=CELL_TIMEOUT)
+                            execution_timeout=CELL_TIMEOUT, stdout_file=progress, stderr_file=progress,
+                            on_notebook_start=progress.on_notebook_start, on_cell_start=progress.on_cell_start)
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", error=f"cell {err.exec_count}: {err.ename}: {err.evalue}")
+    except KeyboardInterrupt:
+        interrupted = True
+        entry.update(status="interrupted", error=f"interrupted (Ctrl-C) in code cell {progress.cell} of "
+                                                 f"{len(progress.code_cells)}")
+        _mark_unfinished(out_dir / nb.name)
     except Exception as err:                                  # kernel died, notebook unreadable, ...
         entry.update(status="failed", error=f"{type(err).__name__}: {err}")
+    finally:
+        progress.close()
     entry["seconds"] = round(time.perf_counter() - start, 1)
     metrics_file = out_dir / "metrics" / f"{nb.stem}.json"
     entry["metrics"] = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    if interrupted:
+        entry["resume"] = True
     return entry
 
 
-def main(argv=None) -> int:
+def _mark_unfinished(executed: Path) -> None:
+    """After an interruption papermill marks every cell it never reached 'completed': mark the cell that was
+    running 'interrupted' and the ones after it 'pending', so that the partial copy tells the truth."""
+    import nbformat
+    if not executed.exists():
+        return
+    nb = nbformat.read(executed, as_version=4)
+    statuses = [c.metadata.get("papermill", {}).get("status") for c in nb.cells]
+    stop = statuses.index("running") if "running" in statuses else next(
+        (i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count") is None),
+        len(nb.cells))
+    for i, cell in enumerate(nb.cells[stop:], stop):
+        cell.metadata.setdefault("papermill", {})["status"] = "interrupted" if i == stop else "pending"
+    nb.metadata.setdefault("papermill", {})["interrupted"] = True
+    write_text(executed, nbformat.writes(nb))
+
+
+@contextlib.contextmanager
+def kernel_stderr_to(log_path: Path):
+    """Kernels inherit the runner's standard error: point it at ``log_path`` while they run, so that their
+    start-up messages land in the run's log instead of the terminal; the runner keeps writing to the
+    terminal through a copy of the original descriptor."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(log_path, "ab", buffering=0) as log:
+        os.dup2(log.fileno(), 2)
+    terminal, sys.stderr = sys.stderr, os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = terminal
+
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fast", action="store_true", help="FAST_MODE: small subset, few epochs")
     parser.add_argument("--data", help="dataset path (folder or CSV), or 'demo'")
     parser.add_argument("--only", nargs="+", metavar="NN", help="run only these notebooks (e.g. 00 02)")
     parser.add_argument("--out", help="run folder (default: runs/<timestamp>)")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with the interrupted run in --out: keep its finished notebooks, run the rest "
+                             "(an interrupted training resumes from its last finished epoch)")
     parser.add_argument("--seed", type=int, default=None, help="override every notebook's SEED")
-    args = parser.parse_args(argv)
+    parser.add_argument("--max-bad-fraction", type=float, default=None, metavar="F",
+                        help="accept up to this share of unreadable images/rows (skipped and counted; "
+                             "default 0.01)")
+    return parser.parse_args(argv)
 
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:                                                   # a bad path fails now, not after a kernel started
+        found = find_data(args.data, given_as="--data")
+    except FERDataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    demo = found is None
+    if args.resume and not args.out:
+        print("error: --resume needs --out, the folder of the run to go on with", file=sys.stderr)
+        return 2
     out_dir = Path(args.out or project_root() / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    previous = out_dir / "summary.json"
+    if previous.exists() and not args.resume:
+        print(f"error: {out_dir} already holds a run ({previous.name}). Go on with it: add --resume; "
+              f"or start afresh in another --out folder (or delete this one).", file=sys.stderr)
+        return 2
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FER_RUN_DIR"] = str(out_dir.resolve())
     if args.data:
         os.environ["FER_DATA"] = str(Path(args.data).resolve()) if args.data != "demo" else "demo"
     # the kernel must be this Python (the one with the helpers installed), whatever PATH says
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")           # hide TensorFlow start-up chatter
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     parameters = {"FAST_MODE": bool(args.fast)}
     if args.seed is not None:
         parameters["SEED"] = args.seed
+    if args.max_bad_fraction is not None:
+        parameters["MAX_BAD_FRACTION"] = args.max_bad_fraction
 
-    from tqdm.auto import tqdm
     todo = notebooks(args.only)
-    summary = {"started": datetime.now().isoformat(timespec="seconds"), "fast": bool(args.fast),
-               "data": os.environ.get("FER_DATA", "auto"), "python": sys.version.split()[0], "notebooks": []}
+    done = {}
+    if args.resume and previous.exists():
+        done = {e["name"]: e for e in json.loads(previous.read_text())["notebooks"] if e["status"] == "ok"}
+        print(f"Resuming the run in {out_dir}: keeping {', '.join(done) or 'no notebook'}; running "
+              f"{', '.join(nb.stem for nb in todo if nb.stem not in done) or 'nothing'}.")
+    if demo:
+        print(DEMO_BANNER)
+    summary = {"started": datetime.now().isoformat(timespec="seconds"), "fast": bool(args.fast) or demo,
+               "demo": demo, "data": "demo" if demo else str(found), "python": sys.version.split()[0],
+               "notebooks": []}
     status = 0
-    with tqdm(todo, unit="notebook", desc="workbook") as bar:
-        for nb in bar:
-            bar.set_postfix_str(nb.stem)
-            entry = execute(nb, out_dir, parameters)
+    log_path = out_dir / "runner.log"
+    print(f"Running {len(todo)} notebook(s) into {out_dir} (printed output: {log_path.name})")
+    with kernel_stderr_to(log_path), open(log_path, "a", buffering=1) as log:
+        for i, nb in enumerate(todo, 1):
+            if nb.stem in done:
+                summary["notebooks"].append(done[nb.stem])
+                print(f"  kept  {nb.stem} (finished before)", file=sys.stderr)
+                continue
+            try:
+                entry = execute(nb, out_dir, parameters, f"[{i}/{len(todo)}] {nb.stem}", log)
+            except KeyboardInterrupt:                          # a second Ctrl-C while cleaning up
+                entry = {"name": nb.stem, "status": "interrupted", "error": "interrupted (Ctrl-C)",
+                         "seconds": 0, "metrics": {}}
             summary["notebooks"].append(entry)
-            (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-            tqdm.write(f"{entry['status']:>6}  {nb.stem}  {entry['seconds']:.0f} s")
+            write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
+            print(f"{entry['status']:>6}  {nb.stem}  {entry['seconds']:.0f} s", file=sys.stderr)
+            if entry["status"] == "interrupted":
+                finished = [e["name"] for e in summary["notebooks"] if e["status"] == "ok"]
+                print(f"Interrupted in {nb.stem} ({entry['error'].split('in ', 1)[-1]}); finished: "
+                      f"{', '.join(finished) or 'none'}. Partial results: {out_dir}. Resume with: "
+                      f"python -m helpers.run --out {out_dir} --resume"
+                      + ("" if not sys.argv[1:] else " (and the same options)"), file=sys.stderr)
+                status = 130
+                break
             if entry["status"] != "ok":
-                tqdm.write(f"\n{nb.name} failed: {entry['error']}\n(executed copy: {out_dir / nb.name})")
+                print(f"\n{nb.name} failed: {entry['error']}\n(executed copy: {out_dir / nb.name}; "
+                      f"printed output and kernel messages: {log_path})", file=sys.stderr)
                 status = 1
                 break
     summary["seconds"] = round(sum(e["seconds"] for e in summary["notebooks"]), 1)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-    print(f"Summary: {out_dir / 'summary.json'}")
+    write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
+    print(f"Summary: {out_dir / 'summary.json'} ({summary['seconds']:.0f} s of notebooks)")
+    if demo:
+        print(DEMO_BANNER)
     return status
 
 

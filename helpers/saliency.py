@@ -14,11 +14,11 @@ explain the model must change when the model is destroyed; maps that do not are 
 from __future__ import annotations
 
 import cv2
-import keras
 import numpy as np
 import tensorflow as tf
 from scipy.stats import spearmanr
 
+from helpers.backend import keras
 from helpers.models import as_float32
 
 

@@ -5,7 +5,7 @@ split to select (checkpoint, early stopping). ``private`` is never touched here.
 (``BackupAndRestore``) so that an interrupted run, started again with the same ``out_dir``, resumes.
 
 The full training run that produced ``models/fer2013_cnn.keras`` is ``python -m helpers.train --ship``; it
-replaces the shipped model only if it beats it on PublicTest.
+replaces the shipped model (:mod:`helpers.shipped`) only if it beats it on PublicTest.
 """
 
 from __future__ import annotations
@@ -16,14 +16,17 @@ import hashlib
 import json
 import math
 import platform
+import shutil
+import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from helpers import balance
+from helpers import balance, shipped
+from helpers.backend import keras
 from helpers.data import Dataset
+from helpers.files import atomic_path, write_text
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -164,6 +167,65 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class Backup(keras.callbacks.BackupAndRestore):
+    """Keras' ``BackupAndRestore`` of the run in ``out_dir``, meant to be the **last** callback: an epoch
+    counts as done (for a resume) only once its validation, best checkpoint and log row are written, so a run
+    killed at any moment resumes with a complete, consistent log (:func:`restore_run`). It also keeps the best
+    checkpoint as of the backed-up epoch, and saves the raw weights even when ``SwapEMAWeights``
+    (``ema_swap``) has put the weight average into the model for validation."""
+
+    def __init__(self, out_dir, ema_swap=None):
+        self.out = Path(out_dir)
+        super().__init__(str(self.out / "backup"))
+        self.ema_swap = ema_swap
+
+    def on_epoch_end(self, epoch, logs=None):
+        folder, best = self.out / "backup", self.out / "best.keras"
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f"best.{epoch + 1}.keras"       # named by epoch: restore_run knows which to trust
+        if best.exists():
+            shutil.copyfile(best, staged)
+        swapped = self.ema_swap is not None and self.ema_swap._ema_weights_in_model
+        if swapped:
+            self.ema_swap._swap_variables()                  # the raw weights go into the backup
+        try:
+            super().on_epoch_end(epoch, logs)                # weights, then the epoch count
+        finally:
+            if swapped:
+                self.ema_swap._swap_variables()
+        if staged.exists():
+            staged.replace(folder / "best.keras")
+
+
+def backed_up_epochs(out_dir: str | Path) -> int:
+    """How many epochs the backup of an unfinished run in ``out_dir`` holds (0 if it holds none)."""
+    meta = Path(out_dir) / "backup" / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def restore_run(out_dir: str | Path) -> int:
+    """Put an unfinished run's log and best checkpoint back as they were at its last backed-up epoch, whatever
+    moment it was killed at: log rows of a later epoch (logged, not backed up) are dropped, to be run and logged
+    again, and ``best.keras`` is the backup's. Returns the number of epochs done."""
+    out = Path(out_dir)
+    done = backed_up_epochs(out)
+    log_file = out / "log.csv"
+    if log_file.exists():
+        lines = log_file.read_text().splitlines(keepends=True)
+        if len(lines) > done + 1:
+            write_text(log_file, "".join(lines[:done + 1]))
+    for saved in (out / "backup" / f"best.{done}.keras", out / "backup" / "best.keras"):
+        if saved.exists():
+            shutil.copyfile(saved, out / "best.keras")
+            break
+    else:
+        (out / "best.keras").unlink(missing_ok=True)
+    return done
+
+
 def _best_so_far(log_file: Path, monitor: str):
     """On resume: the best ``monitor`` value already reached, so the checkpoint is not overwritten by worse."""
     if not log_file.exists():
@@ -211,7 +273,8 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
     the cosine then runs over time, and ``epochs`` is only an upper bound, ``None`` for none). ``ema`` and
     ``weight_decay``: see :func:`make_optimizer`. The best epoch on public accuracy is kept (``best.keras``)
     and its weights are restored at the end. Everything is written under ``out_dir``; calling ``fit`` again
-    with the same ``out_dir`` after an interruption resumes from the last finished epoch.
+    with the same ``out_dir`` after an interruption resumes from the last finished epoch, and says so.
+    Returns the per-epoch log of the whole run (:func:`read_log`, across resumes) with its ``seconds``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -239,13 +302,15 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
     if not resuming:                              # a new run: forget an earlier finished run's log and best
         log_file.unlink(missing_ok=True)
         (out / "best.keras").unlink(missing_ok=True)
-    else:                                         # new random draws for the epochs still to run
-        done = len(read_log(out).get("epoch", [])) if log_file.exists() else 0
-        fresh_randomness(model, seed + 1 + done)
+    else:
+        done = restore_run(out)
+        print(f"Resuming the unfinished run in {out} after its epoch {done} (from {out / 'backup'}; delete that "
+              f"folder to start afresh).")
+        fresh_randomness(model, seed + 1 + done)  # new random draws for the epochs still to run
     best = _best_so_far(log_file, "val_accuracy")
+    ema_swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if ema else None   # validate/save the average
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),     # the raw weights, before an EMA swap
-        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),   # validate/save the average
+        *([ema_swap] if ema else []),
         MacroMetrics(x_val.astype("float32"), y_val),             # before the CSV log and the history
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best),
@@ -264,19 +329,18 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
                                                            patience=max(2, (patience or 10) // 3)))
     if patience:
         callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=patience))
-    callbacks.append(keras.callbacks.CSVLogger(str(log_file), append=True))      # last: logs everything
-    start = time.perf_counter()
-    history = model.fit(
+    callbacks.append(keras.callbacks.CSVLogger(str(log_file), append=True))      # logs everything above
+    callbacks.append(Backup(out, ema_swap))                  # last: an epoch is done once it is logged
+    model.fit(
         x_train.astype("float32"), keras.utils.to_categorical(y_train, n_classes),
         validation_data=(x_val.astype("float32"), keras.utils.to_categorical(y_val, n_classes)),
         epochs=epochs or 10_000, batch_size=batch_size, class_weight=class_weight, callbacks=callbacks,
         shuffle=True, verbose=verbose)
-    seconds = time.perf_counter() - start
     if (out / "best.keras").exists():
         model.set_weights(keras.models.load_model(out / "best.keras").get_weights())
-    result = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    result["seconds"] = seconds
-    (out / "history.json").write_text(json.dumps(result, indent=1))
+    result = read_log(out)                        # every epoch of the run, across resumes
+    result["seconds"] = sum(result.get("epoch_seconds", []))
+    write_text(out / "history.json", json.dumps(result, indent=1))
     return result
 
 
@@ -300,34 +364,16 @@ def read_log(out_dir: str | Path) -> dict:
     return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in rows[0]} if rows else {}
 
 
-def save_shipped(model: keras.Model, classes, path: str | Path, meta: dict) -> Path:
-    """Save ``model`` (``.keras``) and, next to it, a ``.json`` with the class names in output order and
-    ``meta`` (recipe, accuracy per split, wall time, hardware, the command that reproduces it)."""
-    from helpers.models import as_float32
-    path = Path(path).with_suffix(".keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    as_float32(model).save(path)                 # float32: runs the same on any CPU or GPU
-    info = {"labels": list(classes), "input": "float32 (N, 48, 48, 1), raw grey levels 0-255", **meta}
-    path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
-    return path
-
-
-SHIPPED = "models/fer2013_cnn.keras"
-SHIPPED_LOG = "models/fer2013_cnn_log.csv"          # the shipped model's per-epoch training log
-
-
 def shipped_or_quick(ds: Dataset, fast: bool, seed: int = 42, epochs: int = 5, verbose: int = 0):
     """The model later notebooks study: the shipped ``models/fer2013_cnn.keras`` when it fits ``ds`` (same
     classes, real data) and ``fast`` is off; otherwise a compact CNN trained here in about a minute, saved in
     the run folder so that the next notebook of the same run, on the same data, reuses it instead of
     training it again. Returns ``(model, description)``."""
-    from helpers import data, models
+    from helpers import models
     from helpers.record import run_dir
-    path = data.project_root() / SHIPPED
-    if not fast and path.exists() and not ds.is_demo:
-        meta = json.loads(path.with_suffix(".json").read_text())
-        if meta["labels"] == list(ds.classes):
-            return keras.models.load_model(path), f"shipped model {SHIPPED} ({meta['recipe']['model']})"
+    if not fast and shipped.fits(ds):
+        model, meta = shipped.load()
+        return model, f"shipped model {shipped.MODEL} ({meta['recipe']['model']})"
     description = f"compact_cnn trained here for {epochs} epochs (FAST_MODE or no shipped model)"
     fingerprint = hashlib.sha1(f"{epochs} {seed} {ds.classes}".encode())
     for split in ("train", "public"):                      # the data it learns from and is selected on
@@ -343,7 +389,8 @@ def shipped_or_quick(ds: Dataset, fast: bool, seed: int = 42, epochs: int = 5, v
         jit_compile=device["jit_compile"], seed=seed, verbose=verbose)
     keras.mixed_precision.set_global_policy("float32")
     model = models.as_float32(model)
-    model.save(saved)
+    with atomic_path(saved) as tmp:
+        model.save(tmp)
     return model, description
 
 
@@ -394,28 +441,6 @@ RECIPES = {
 }
 
 
-def ship_if_better(model: keras.Model, classes, meta: dict, run_dir: str | Path, force: bool = False) -> bool:
-    """Make ``model`` the shipped model (``models/fer2013_cnn.keras``, ``.json`` and the run's per-epoch log)
-    if its PublicTest accuracy beats the shipped model's, or if nothing is shipped yet, or ``force``.
-
-    PublicTest decides because it is the selection split; PrivateTest is only reported. Returns whether it
-    shipped, and says why."""
-    from helpers import data
-    target = data.project_root() / SHIPPED
-    new = meta["scores"]["public"]["accuracy"]
-    old = None
-    if target.with_suffix(".json").exists():
-        old = json.loads(target.with_suffix(".json").read_text())["scores"]["public"]["accuracy"]
-    if not force and old is not None and new <= old:
-        print(f"Not shipped: PublicTest {new:.2%} does not beat the shipped model's {old:.2%}.")
-        return False
-    path = save_shipped(model, classes, target, meta)
-    (data.project_root() / SHIPPED_LOG).write_text((Path(run_dir) / "log.csv").read_text())
-    print(f"Shipped {path} (PublicTest {new:.2%}, shipped model before: "
-          f"{'none' if old is None else f'{old:.2%}'}), its .json and per-epoch log.")
-    return True
-
-
 def main(argv=None):
     from helpers import audit, data, evaluate, models
     parser = argparse.ArgumentParser(description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
@@ -443,8 +468,8 @@ def main(argv=None):
             raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
         meta = json.loads((out / "result.json").read_text())
         model = keras.models.load_model(out / "best.keras")
-        ship_if_better(model, meta.pop("labels"), meta, out, args.force)
-        return
+        shipped.ship_if_better(model, meta.pop("labels"), meta, out, args.force)
+        return 0
     recipe = dict(RECIPES[args.recipe])
     if args.minutes:                      # epochs: an upper bound only (None: as many as fit)
         recipe.update(minutes=args.minutes, epochs=args.epochs)
@@ -459,7 +484,13 @@ def main(argv=None):
     model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
                          augment=augment, crop=recipe.get("crop", 0))
     fit_args = {k: v for k, v in recipe.items() if k not in ("model", "erasing", "crop")}
-    fit(model, ds, out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
+    try:
+        fit(model, ds, out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
+    except KeyboardInterrupt:
+        again = " ".join(["python -m helpers.train", *(argv if argv is not None else sys.argv[1:])])
+        print(f"\nInterrupted: {backed_up_epochs(out)} epoch(s) are finished and backed up in {out}. "
+              f"The same command resumes there: {again}", file=sys.stderr)
+        return 130
     log = read_log(out)
     report = evaluate.split_scores(model, ds, ("public", "private"))
     flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
@@ -471,10 +502,11 @@ def main(argv=None):
             "scores": report, "keras": keras.__version__,
             "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
     print(json.dumps(meta, indent=2))
-    (out / "result.json").write_text(json.dumps({"labels": list(ds.classes), **meta}, indent=2))
+    write_text(out / "result.json", json.dumps({"labels": list(ds.classes), **meta}, indent=2))
     if args.ship:
-        ship_if_better(model, ds.classes, meta, out, args.force)
+        shipped.ship_if_better(model, ds.classes, meta, out, args.force)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

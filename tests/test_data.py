@@ -26,8 +26,8 @@ def test_csv_bad_rows_are_skipped_counted_and_named(fer_csv):
     ds = data.load(fer_csv, verbose=False, max_bad_fraction=0.1)
     assert len(ds) == 40 and len(ds.skipped) == 2
     where = dict(ds.skipped)
-    assert "3 pixel values" in where[f"{fer_csv}:row 4"]
-    assert "emotion '9'" in where[f"{fer_csv}:row 6"]
+    assert "column 'pixels': 3 pixel values" in where[f"{fer_csv}:row 4"]
+    assert "column 'emotion': '9'" in where[f"{fer_csv}:row 6"]
 
 
 def test_csv_with_too_many_bad_rows_fails_naming_them(fer_csv):
@@ -35,7 +35,7 @@ def test_csv_with_too_many_bad_rows_fails_naming_them(fer_csv):
     for i in range(1, 8):
         lines[i] = "0,1 2 3,Training"
     fer_csv.write_text("\n".join(lines) + "\n")
-    with pytest.raises(FERDataError, match=r"(?s)7 of 42 .*row 2: 3 pixel values"):
+    with pytest.raises(FERDataError, match=r"(?s)7 of 42 .*row 2: column 'pixels': 3 pixel values"):
         data.load(fer_csv, verbose=False)
 
 
@@ -157,3 +157,70 @@ def test_no_data_falls_back_to_demo(monkeypatch, capsys):
 def test_sample_keeps_every_class_in_every_split(fer_csv):
     ds = data.load(fer_csv, verbose=False).sample(1)
     assert (ds.counts().drop(columns="total") == 1).all().all()
+
+
+# ---- damaged caches, hidden files, messages that help (each of these failed before its fix) ----
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "flip"])
+def test_a_damaged_cache_is_named_deleted_and_rebuilt(kaggle_folders, damage):
+    first = data.load(kaggle_folders, verbose=False)
+    (cached,) = data.cache_dir().glob("*.npz")
+    raw = bytearray(cached.read_bytes())
+    if damage == "truncate":
+        raw = raw[:len(raw) // 2]
+    elif damage == "empty":
+        raw = bytearray()
+    else:                                                    # one flipped byte inside the image data
+        raw[len(raw) // 2] ^= 0xFF
+    cached.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match=rf"{cached.name}: the dataset cache is damaged"):
+        again = data.load(kaggle_folders, verbose=False)
+    assert np.array_equal(first.images, again.images) and list(first.paths) == list(again.paths)
+    third = data.load(kaggle_folders, verbose=False)          # rebuilt: the next load is clean and cached
+    assert np.array_equal(first.images, third.images)
+
+
+def test_hidden_files_are_not_data(kaggle_folders):
+    n = len(data.load(kaggle_folders, verbose=False, cache=False))
+    write_image(kaggle_folders / "train" / "happy" / ".Training_9999.jpg", face(np.random.default_rng(5)))
+    (kaggle_folders / "train" / "happy" / "._Training_1.jpg").write_bytes(b"macOS resource fork")
+    assert len(data.load(kaggle_folders, verbose=False, cache=False)) == n
+
+
+def test_too_many_bad_files_name_each_once_and_say_how_to_accept_them(kaggle_folders):
+    bad = sorted((kaggle_folders / "train" / "happy").glob("*.jpg"))
+    bad += sorted((kaggle_folders / "train" / "sad").glob("*.jpg"))[:2]
+    for f in bad:
+        f.write_bytes(b"not an image")
+    with pytest.raises(FERDataError) as err:
+        data.load(kaggle_folders, verbose=False)
+    message = str(err.value)
+    assert all(message.count(str(f)) == 1 for f in bad)
+    assert "5 of 42" in message and "max_bad_fraction=0.12" in message
+    assert "MAX_BAD_FRACTION" in message and "--max-bad-fraction 0.12" in message
+    ds = data.load(kaggle_folders, verbose=False, max_bad_fraction=0.12)     # accepted: skipped and counted
+    assert len(ds) == 37 and len(ds.skipped) == 5
+
+
+def test_a_csv_without_usage_is_split_like_a_folder_dataset_and_says_so(fer_csv):
+    lines = [",".join(line.split(",")[:2]) for line in fer_csv.read_text().splitlines()]
+    fer_csv.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="no 'Usage' column"):
+        ds = data.load(fer_csv, verbose=False)
+    counts = ds.counts()
+    assert (counts[["train", "public", "private"]] > 0).all().all()     # every class in every split
+    assert "stratified" in ds.source
+
+
+def test_a_non_numeric_pixel_names_the_row_and_column(fer_csv):
+    lines = fer_csv.read_text().splitlines()
+    emotion, pixels, usage = lines[1].split(",")
+    lines[1] = ",".join([emotion, pixels.replace(" ", " x ", 1), usage])
+    fer_csv.write_text("\n".join(lines) + "\n")
+    ds = data.load(fer_csv, verbose=False, max_bad_fraction=0.1)
+    assert dict(ds.skipped)[f"{fer_csv}:row 2"] == "column 'pixels': value 2 ('x') is not a whole number 0-255"
+
+
+def test_a_missing_path_names_how_it_was_given(tmp_path):
+    with pytest.raises(FERDataError, match=r"nowhere: no such file or folder \(--data\)"):
+        data.find_data(tmp_path / "nowhere", given_as="--data")

@@ -77,4 +77,99 @@ def test_cli_exit_status_after_processing_the_rest(photos):
                            str(photos / "astronaut.jpg"), "--json"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     assert "missing.jpg: no such file" in proc.stderr
-    assert len(json.loads(proc.stdout)[0]["faces"]) == 1            # the good photo was still processed
+    report = json.loads(proc.stdout)                                # every input, in order, failures too
+    assert [r["path"] for r in report] == [str(photos / "missing.jpg"), str(photos / "astronaut.jpg")]
+    assert "no such file" in report[0]["error"] and "faces" not in report[0]
+    assert len(report[1]["faces"]) == 1                             # the good photo was still processed
+
+
+# ---- output that cannot be lost, inputs that cannot be missed (each of these failed before its fix) ----
+
+def _no_model(monkeypatch):
+    """Make loading a model fail the test: the checks must come first."""
+    def boom(*args, **kwargs):
+        raise AssertionError("the model was loaded before the --annotate folder was checked")
+    monkeypatch.setattr(faces, "Predictor", boom)
+
+
+def test_annotate_into_an_unusable_folder_fails_before_the_model_loads(photos, tmp_path, monkeypatch, capsys):
+    _no_model(monkeypatch)
+    a_file = tmp_path / "taken.png"
+    a_file.write_bytes(b"x")
+    for target, why in ((a_file, "exists and is not a folder"), (a_file / "sub", "cannot write into")):
+        assert predict.main([str(photos / "astronaut.jpg"), "--annotate", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert f"--annotate {target}: {why}" in err
+
+
+def test_a_failed_write_is_an_error_not_silence(photos, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)     # what OpenCV does on a full disk
+    status = predict.main([str(photos / "astronaut.jpg"), "--annotate", str(tmp_path / "out")])
+    assert status == 1 and "could not write the image" in capsys.readouterr().err
+    assert list((tmp_path / "out").iterdir()) == []                 # no partial file left behind
+
+
+def test_photos_with_the_same_name_keep_their_own_annotated_copy(photos, tmp_path, capsys):
+    for folder in ("holiday", "work"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "me.jpg").write_bytes((photos / ("astronaut.jpg" if folder == "work" else
+                                                              "coffee.png")).read_bytes())
+    out = tmp_path / "out"
+    assert predict.main([str(tmp_path / "holiday" / "me.jpg"), str(tmp_path / "work" / "me.jpg"),
+                         "--annotate", str(out)]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["holiday_me_annotated.png", "work_me_annotated.png"]
+    assert not np.array_equal(cv2.imread(str(out / written[0])).shape, cv2.imread(str(out / written[1])).shape)
+
+
+def test_an_empty_folder_is_reported(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".hidden.jpg").write_bytes(b"x")
+    assert predict.main([str(tmp_path / "empty"), "--json"]) == 1
+    out = capsys.readouterr()
+    assert "the folder holds no images" in out.err
+    assert json.loads(out.out) == [{"path": str(tmp_path / "empty"), "error": out.err.split("error: ")[1].strip()}]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("text", "not a Keras model file"),
+    ("no labels", "no 'labels' list"),
+    ("few labels", "3 labels for a model with 7 outputs"),
+    ("no json", "the model's class names are missing"),
+])
+def test_a_bad_model_gets_a_message_not_a_traceback(tmp_path, capsys, damage, message):
+    from helpers import shipped
+    model = tmp_path / "m.keras"
+    meta = shipped.metadata()
+    if damage == "text":
+        model.write_text("not a model")
+    else:
+        model.write_bytes(shipped.path().read_bytes())
+    if damage == "no labels":
+        meta.pop("labels")
+    elif damage == "few labels":
+        meta["labels"] = meta["labels"][:3]
+    if damage != "no json":
+        model.with_suffix(".json").write_text(json.dumps(meta))
+    assert predict.main([str(tmp_path), "--model", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "File not found" not in err
+
+
+def test_big_photos_are_searched_on_a_shrunk_copy_and_boxes_come_back_full_size(predictor, monkeypatch):
+    small = skdata.astronaut()[..., ::-1]
+    (box,) = faces.detect(small)
+    big = cv2.resize(small, (6000, 6000), interpolation=cv2.INTER_CUBIC)     # 36 megapixels
+    seen = []
+    cascade = faces.detector()
+
+    class Spy:
+        def detectMultiScale(self, grey, **kwargs):
+            seen.append(grey.shape)
+            return cascade.detectMultiScale(grey, **kwargs)
+
+    monkeypatch.setattr(faces, "detector", lambda: Spy())
+    found = predictor.predict(big)[0]                              # the largest face
+    assert max(seen[0]) <= faces.DETECT_MAX_SIDE
+    scale = 6000 / small.shape[0]
+    assert np.allclose(found.box, np.array(box) * scale, atol=0.12 * box[2] * scale)   # the same face, full size

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import demo, evaluate, models, train
+from helpers import data, demo, evaluate, models, shipped, train
 
 
 def test_warmup_cosine_schedule():
@@ -155,7 +155,7 @@ def test_a_resumed_run_does_not_replay_the_first_epochs(tiny, tmp_path):
 
 def test_shipped_model_round_trip(tiny, tmp_path):
     model = _small_model(tiny)
-    path = train.save_shipped(model, tiny.classes, tmp_path / "m.keras", {"note": "test"})
+    path = shipped.save(model, tiny.classes, tmp_path / "m.keras", {"note": "test"})
     meta = json.loads(path.with_suffix(".json").read_text())
     assert meta["labels"] == tiny.classes and meta["note"] == "test"
     loaded = keras.models.load_model(path)
@@ -179,8 +179,7 @@ def test_ema_checkpoint_holds_the_weights_that_were_validated(tiny, tmp_path):
 
 
 def test_ship_if_better_compares_on_public(tiny, tmp_path, monkeypatch):
-    from helpers import data
-    monkeypatch.setattr(data, "project_root", lambda: tmp_path)
+    monkeypatch.setattr(shipped, "project_root", lambda: tmp_path)
     run = tmp_path / "run"
     run.mkdir()
     (run / "log.csv").write_text("epoch,accuracy\n0,0.5\n")
@@ -189,14 +188,14 @@ def test_ship_if_better_compares_on_public(tiny, tmp_path, monkeypatch):
     def meta(public):
         return {"scores": {"public": {"accuracy": public}}}
 
-    shipped = tmp_path / train.SHIPPED
-    assert train.ship_if_better(model, tiny.classes, meta(0.50), run)                 # nothing shipped yet
-    assert shipped.exists() and (tmp_path / train.SHIPPED_LOG).exists()
-    assert not train.ship_if_better(model, tiny.classes, meta(0.49), run)             # worse: kept the old
-    assert json.loads(shipped.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.50
-    assert train.ship_if_better(model, tiny.classes, meta(0.49), run, force=True)
-    assert train.ship_if_better(model, tiny.classes, meta(0.60), run)
-    assert json.loads(shipped.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.60
+    target = tmp_path / shipped.MODEL
+    assert shipped.ship_if_better(model, tiny.classes, meta(0.50), run)                 # nothing shipped yet
+    assert target.exists() and (tmp_path / shipped.LOG).exists()
+    assert not shipped.ship_if_better(model, tiny.classes, meta(0.49), run)             # worse: kept the old
+    assert json.loads(target.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.50
+    assert shipped.ship_if_better(model, tiny.classes, meta(0.49), run, force=True)
+    assert shipped.ship_if_better(model, tiny.classes, meta(0.60), run)
+    assert json.loads(target.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.60
 
 
 def test_notebook_02_defaults_are_the_shipped_recipe():
@@ -206,7 +205,7 @@ def test_notebook_02_defaults_are_the_shipped_recipe():
     cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
     params = {}
     exec("".join(cell["source"]), params)
-    recipe = json.loads((project_root() / train.SHIPPED).with_suffix(".json").read_text())["recipe"]
+    recipe = shipped.metadata()["recipe"]
     recipe.pop("name")
     names = {"model": "MODEL", "epochs": "EPOCHS", "batch_size": "BATCH_SIZE", "optimizer": "OPTIMIZER",
              "lr": "LEARNING_RATE", "imbalance": "IMBALANCE", "weight_power": "WEIGHT_POWER",
@@ -221,9 +220,7 @@ def test_notebook_02_defaults_are_the_shipped_recipe():
 
 
 def _shipped():
-    from helpers.data import project_root
-    path = project_root() / train.SHIPPED
-    return keras.models.load_model(path), json.loads(path.with_suffix(".json").read_text())
+    return shipped.load()
 
 
 def test_shipped_model_has_the_documented_interface():
@@ -247,3 +244,51 @@ def test_shipped_model_reproduces_its_json_on_publictest():
     for tta, key in ((False, "accuracy"), ("flip", "accuracy_tta")):
         accuracy = evaluate.scores(y, evaluate.predict_proba(model, x, tta=tta).argmax(1))["accuracy"]
         assert accuracy == pytest.approx(public[key], abs=0.002), key       # bfloat16 rounds differently across CPUs
+
+
+# ---- a killed run resumes with a complete, consistent log wherever the kill lands ----
+
+def _kill_at_backup(monkeypatch, epoch, when):
+    """Kill the run (as Ctrl-C or a lost machine would) just ``'before'`` or just ``'after'`` the backup of
+    epoch ``epoch`` (0-based) is saved."""
+    save = keras.callbacks.BackupAndRestore._save_model
+
+    def killed(self):
+        if self._current_epoch == epoch + 1 and when == "before":
+            raise KeyboardInterrupt
+        save(self)
+        if self._current_epoch == epoch + 1 and when == "after":
+            raise KeyboardInterrupt
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "_save_model", killed)
+
+
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_a_run_killed_around_its_backup_resumes_with_a_complete_log(tiny, tmp_path, monkeypatch, when):
+    out = tmp_path / "run"
+    kwargs = dict(epochs=4, batch_size=32, lr=3e-3, ema=0.9, jit_compile=False, verbose=0)
+    _kill_at_backup(monkeypatch, epoch=1, when=when)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(_small_model(tiny), tiny, out, **kwargs)
+    monkeypatch.undo()
+    history = train.fit(_small_model(tiny), tiny, out, **kwargs)
+    log = train.read_log(out)
+    assert log["epoch"] == [0, 1, 2, 3]                        # every epoch once, in order
+    assert len(log["epoch_seconds"]) == 4 and history["epoch"] == log["epoch"]    # history: the whole run
+    assert json.loads((out / "history.json").read_text())["epoch"] == [0, 1, 2, 3]
+    best = int(np.argmax(log["val_accuracy"]))
+    x, y = tiny.xy("public")
+    saved = keras.models.load_model(out / "best.keras")         # the checkpoint is the logged best epoch's
+    loss = saved.evaluate(x.astype("float32"), keras.utils.to_categorical(y, 7), verbose=0)[0]
+    assert loss == pytest.approx(log["val_loss"][best], rel=1e-4)
+
+
+def test_ctrl_c_in_the_training_command_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    def interrupted(model, ds, out, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train, "fit", interrupted)
+    monkeypatch.setattr(data, "load", lambda *a, **k: demo.make_dataset(per_class=3))
+    argv = ["--recipe", "cpu_compact", "--data", "demo", "--out", str(tmp_path / "run")]
+    assert train.main(argv) == 130
+    err = capsys.readouterr().err
+    assert "Interrupted: 0 epoch(s) are finished" in err
+    assert f"python -m helpers.train {' '.join(argv)}" in err and "Traceback" not in err

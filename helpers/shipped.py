@@ -1,0 +1,105 @@
+"""The shipped model, ``models/fer2013_cnn.keras``, and any model saved the same way: one place that knows
+where it is, reads its metadata (the ``.json`` beside it), loads it with clear errors, says whether it fits
+a dataset, and replaces it only when a new run is better on PublicTest.
+
+The ``.json`` holds ``labels`` (the class names in the order of the model's outputs), the recipe, the scores
+per split, the hardware and the command that reproduces it. The per-epoch training log sits beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+from helpers import FERDataError
+from helpers.data import project_root
+from helpers.files import atomic_path, write_text
+
+MODEL = "models/fer2013_cnn.keras"            # relative to the project folder
+LOG = "models/fer2013_cnn_log.csv"            # the shipped model's per-epoch training log
+INPUT = "float32 (N, 48, 48, 1), raw grey levels 0-255"
+
+
+def path() -> Path:
+    """Where the shipped model is."""
+    return project_root() / MODEL
+
+
+def metadata(model_path: str | os.PathLike | None = None) -> dict:
+    """The ``.json`` beside a model (default: the shipped one), checked to have its class names."""
+    meta_path = Path(model_path or path()).with_suffix(".json")
+    if not meta_path.is_file():
+        raise FERDataError(f"{meta_path}: the model's class names are missing (a .json beside the .keras, "
+                           f"with 'labels': the class names in output order; helpers.train writes it).")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FERDataError(f"{meta_path}: not a readable JSON file ({err}).") from err
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    if not (isinstance(labels, list) and labels and all(isinstance(x, str) for x in labels)):
+        raise FERDataError(f"{meta_path}: no 'labels' list of class names (in the order of the model's "
+                           f"outputs), e.g. \"labels\": [\"angry\", \"disgust\", ...].")
+    return meta
+
+
+def load(model_path: str | os.PathLike | None = None):
+    """``(model, metadata)`` of a saved model (default: the shipped one), with an error that says what is wrong
+    when the file is missing, is not a Keras model, or its ``labels`` do not match its outputs."""
+    from helpers.backend import keras
+    model_path = Path(model_path or path())
+    if not model_path.is_file():
+        raise FERDataError(f"{model_path}: model file not found (train one with python -m helpers.train --ship, "
+                           f"or pass the path of a .keras file).")
+    meta = metadata(model_path)
+    if not zipfile.is_zipfile(model_path):         # Keras would say "File not found" for a file that is there
+        raise FERDataError(f"{model_path}: not a Keras model file (a .keras file is a zip archive; this one is "
+                           f"not). Pass the .keras file that helpers.train saved.")
+    try:
+        model = keras.models.load_model(model_path)
+    except Exception as err:                 # Keras raises ValueError, OSError, zipfile errors... for a bad file
+        raise FERDataError(f"{model_path}: not a Keras model file Keras can load ({type(err).__name__}: "
+                           f"{str(err)[:200]}).") from err
+    outputs = model.outputs[0].shape[-1]
+    if outputs != len(meta["labels"]):
+        raise FERDataError(f"{model_path.with_suffix('.json')}: {len(meta['labels'])} labels for a model with "
+                           f"{outputs} outputs; the .json must name every output's class, in order.")
+    return model, meta
+
+
+def fits(ds, meta: dict | None = None) -> bool:
+    """Whether the shipped model was trained for ``ds``: real data (not the demo set) with the same classes."""
+    if ds.is_demo or not path().exists():
+        return False
+    return (meta or metadata())["labels"] == list(ds.classes)
+
+
+def save(model, classes, model_path: str | os.PathLike, meta: dict) -> Path:
+    """Save ``model`` (``.keras``, float32) and, beside it, a ``.json`` with the class names in output order and
+    ``meta`` (recipe, accuracy per split, wall time, hardware, the command that reproduces it)."""
+    from helpers.models import as_float32
+    model_path = Path(model_path).with_suffix(".keras")
+    with atomic_path(model_path) as tmp:
+        as_float32(model).save(tmp)              # float32: runs the same on any CPU or GPU
+    info = {"labels": list(classes), "input": INPUT, **meta}
+    write_text(model_path.with_suffix(".json"), json.dumps(info, indent=2) + "\n")
+    return model_path
+
+
+def ship_if_better(model, classes, meta: dict, run_dir: str | os.PathLike, force: bool = False) -> bool:
+    """Make ``model`` the shipped model (``.keras``, ``.json`` and the run's per-epoch log) if its PublicTest
+    accuracy beats the shipped model's, or if nothing is shipped yet, or ``force``.
+
+    PublicTest decides because it is the selection split; PrivateTest is only reported. Returns whether it
+    shipped, and says why."""
+    new = meta["scores"]["public"]["accuracy"]
+    old = metadata()["scores"]["public"]["accuracy"] if path().with_suffix(".json").exists() else None
+    if not force and old is not None and new <= old:
+        print(f"Not shipped: PublicTest {new:.2%} does not beat the shipped model's {old:.2%}.")
+        return False
+    saved = save(model, classes, path(), meta)
+    write_text(project_root() / LOG, (Path(run_dir) / "log.csv").read_text())
+    print(f"Shipped {saved} (PublicTest {new:.2%}, shipped model before: "
+          f"{'none' if old is None else f'{old:.2%}'}), its .json and per-epoch log.")
+    return True
