@@ -74,6 +74,9 @@ class Progress:
 
     def write(self, text: str):
         self.log.write(text)
+        for line in text.splitlines():
+            if line.startswith("Resuming"):                # fit() resuming an interrupted training: say so
+                self.bar.write(f"  {line}", file=sys.stderr)
         epochs = self.EPOCH.findall(text)
         if epochs and self.cell:
             done, total = epochs[-1]
@@ -157,6 +160,17 @@ def kernel_stderr_to(log_path: Path):
         sys.stderr = terminal
 
 
+def resume_command(args, out_dir: Path) -> str:
+    """The command that goes on with this run: the same options, ``--out`` this run's folder, ``--resume``."""
+    words = ["python -m helpers.run"]
+    words += ["--fast"] if args.fast else []
+    words += ["--data", args.data] if args.data else []
+    words += ["--only", *args.only] if args.only else []
+    words += ["--seed", str(args.seed)] if args.seed is not None else []
+    words += ["--max-bad-fraction", str(args.max_bad_fraction)] if args.max_bad_fraction is not None else []
+    return " ".join([*words, "--out", str(out_dir), "--resume"])
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m helpers.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -236,8 +250,7 @@ def main(argv=None) -> int:
                 finished = [e["name"] for e in summary["notebooks"] if e["status"] == "ok"]
                 print(f"Interrupted in {nb.stem} ({entry['error'].split('in ', 1)[-1]}); finished: "
                       f"{', '.join(finished) or 'none'}. Partial results: {out_dir}. Resume with: "
-                      f"python -m helpers.run --out {out_dir} --resume"
-                      + ("" if not sys.argv[1:] else " (and the same options)"), file=sys.stderr)
+                      f"{resume_command(args, out_dir)}", file=sys.stderr)
                 status = 130
                 break
             if entry["status"] != "ok":

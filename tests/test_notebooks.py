@@ -4,6 +4,7 @@ Runs on $FER_DATA when it is set (CI: FER2013), else on the demo set. Select or 
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,14 +15,41 @@ from conftest import SESSION_DATA
 pytestmark = pytest.mark.notebooks
 
 
-@pytest.fixture(scope="module")
-def fast_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fast_run")
-    proc = subprocess.run([sys.executable, "-m", "helpers.run", "--fast", "--data", SESSION_DATA, "--out", str(out)],
-                          capture_output=True, text=True, timeout=3600)
-    summary = json.loads((out / "summary.json").read_text())
+def _run(out, *options, env=None):
+    """The runner as a subprocess; returns ``({name: entry}, summary, out, stdout)``."""
+    proc = subprocess.run([sys.executable, "-m", "helpers.run", *options, "--out", str(out)],
+                          capture_output=True, text=True, timeout=3600, env=env)
     assert proc.returncode == 0, f"runner failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return {nb["name"]: nb for nb in summary["notebooks"]}, summary, out
+    summary = json.loads((out / "summary.json").read_text())
+    return {nb["name"]: nb for nb in summary["notebooks"]}, summary, out, proc.stdout
+
+
+@pytest.fixture(scope="module")
+def first_command_run(tmp_path_factory):
+    """The README's first command on a fresh clone: no dataset anywhere, no --fast (only --out, to keep the
+    project's runs/ folder clean)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FER_DATA", "FER_RUN_DIR")}
+    return _run(tmp_path_factory.mktemp("first_command"), env=env)
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory, request):
+    """What CI runs: --fast on $FER_DATA (FER2013 in CI). Without FER2013 that is the demo set, which always
+    runs at FAST_MODE size: the first command's run is the same run, so it is reused."""
+    if SESSION_DATA == "demo":
+        return request.getfixturevalue("first_command_run")[:3]
+    return _run(tmp_path_factory.mktemp("fast_run"), "--fast", "--data", SESSION_DATA)[:3]
+
+
+def test_the_readme_first_command_completes_on_the_demo_set(first_command_run):
+    from helpers.run import DEMO_BANNER, notebooks
+    runs, summary, _, stdout = first_command_run
+    assert [nb.stem for nb in notebooks()] == list(runs)
+    assert all(nb["status"] == "ok" for nb in runs.values()), {n: nb["error"] for n, nb in runs.items()}
+    assert summary["demo"] is True and summary["fast"] is True
+    assert stdout.startswith(DEMO_BANNER) and stdout.rstrip().endswith(DEMO_BANNER)   # said first and last
+    m = runs["02_cnn_training"]["metrics"]
+    assert m["cnn_used_shipped"] is False and m["cnn_epochs"] <= 5        # demo-sized, not the 62-epoch recipe
 
 
 def metrics(fast_run, prefix):

@@ -27,3 +27,18 @@ def test_notebook_is_committed_clean_and_parameterised(path):
     text = "".join("".join(c["source"]) for c in nb["cells"])
     assert "## Exercises" in text and "## Solutions" in text
     assert "sys.path" not in text, "import helpers normally (pip install -e .), no sys.path tricks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter_without_a_warning(path, caplog):
+    import ast
+
+    import nbformat
+    from papermill.translators import PythonTranslator
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    with caplog.at_level("WARNING", logger="papermill"):
+        parsed = [p.name for p in PythonTranslator.inspect(cell)]
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+    assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
+    assert parsed == assigned

@@ -1,0 +1,88 @@
+"""The runner (python -m helpers.run) as a user meets it: bad arguments, a run folder used twice, Ctrl-C and
+--resume, progress. The notebooks themselves are checked in test_notebooks.py."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from helpers import run
+
+
+@pytest.fixture
+def no_kernels(monkeypatch):
+    """Fail the test if the runner starts executing a notebook."""
+    import papermill
+
+    def started(*args, **kwargs):
+        raise AssertionError("a notebook was executed")
+    monkeypatch.setattr(papermill, "execute_notebook", started)
+
+
+def test_a_bad_data_path_is_rejected_before_any_kernel_starts(tmp_path, no_kernels, capsys):
+    assert run.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "nowhere: no such file or folder (--data)" in err and "$FER_DATA" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_is_not_reused_without_resume(tmp_path, no_kernels, capsys):
+    (tmp_path / "summary.json").write_text(json.dumps({"notebooks": []}))
+    assert run.main(["--data", "demo", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path} already holds a run" in err and "add --resume" in err
+    assert run.main(["--resume"]) == 2                                  # --resume needs the folder
+
+
+def test_the_resume_command_repeats_the_options():
+    args = run.parse_args(["--fast", "--data", "/d", "--only", "00", "02", "--seed", "3", "--out", "x"])
+    assert run.resume_command(args, "x") == ("python -m helpers.run --fast --data /d --only 00 02 --seed 3 "
+                                            "--out x --resume")
+
+
+def test_progress_shows_the_cell_and_the_training_epoch(tmp_path):
+    import nbformat
+    with open(tmp_path / "log.txt", "w") as log:
+        progress = run.Progress("[1/1] nb", log)
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# hi"),
+                                                   nbformat.v4.new_code_cell("1"), nbformat.v4.new_code_cell("2")])
+        progress.on_notebook_start(notebook)
+        progress.on_cell_start(notebook.cells[2], 2)
+        progress.write("Epoch 3/12\n55/55 - 10s - accuracy: 0.3\n")
+        assert (progress.bar.n, progress.bar.total) == (2, 2)
+        assert "training epoch 3/12" in str(progress.bar)
+        progress.close()
+    assert "Epoch 3/12" in (tmp_path / "log.txt").read_text()            # the printed output is kept
+
+
+def _wait_for(path, text, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if path.exists() and text in path.read_text():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} did not appear in {path} within {seconds} s")
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes_the_run(tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "helpers.run", "--only", "00", "--data", "demo", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(out / "runner.log", "Data location")                     # the notebook is half-way through
+    proc.send_signal(signal.SIGINT)                                    # as Ctrl-C in the terminal
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert f"Resume with: python -m helpers.run --data demo --only 00 --out {out} --resume" in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(nb["name"], nb["status"]) for nb in summary["notebooks"]] == [("00_setup_check", "interrupted")]
+    executed = json.loads((out / "00_setup_check.ipynb").read_text())
+    statuses = [c["metadata"]["papermill"]["status"] for c in executed["cells"]]
+    assert "interrupted" in statuses and statuses[-1] == "pending"      # not every cell "completed"
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(nb["name"], nb["status"]) for nb in summary["notebooks"]] == [("00_setup_check", "ok")]
