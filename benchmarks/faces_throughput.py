@@ -16,9 +16,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    from helpers import faces
+    from helpers import faces, gallery
     predictor = faces.Predictor()
-    photos = faces.sample_photos()
+    photos = gallery.sample_photos()
     predictor.predict(photos["astronaut"])                      # warm-up: model tracing, cascade loading
     print(f"{'photo':<10} {'size':>9} {'faces':>5} {'detect ms':>9} {'classify ms':>11} {'faces/s':>8} {'photos/s':>8}")
     for name in ("astronaut", "lfw_group"):

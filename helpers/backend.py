@@ -1,4 +1,5 @@
-"""Keras and its backend, imported once and quietly: ``from helpers.backend import keras``.
+"""Keras and its backend, imported once and quietly (``from helpers.backend import keras``), and the device
+settings (:func:`configure_device`): the one place for what depends on the machine and the backend.
 
 TensorFlow writes start-up lines straight to the process's standard error (file descriptor 2), below Python
 and ignoring ``TF_CPP_MIN_LOG_LEVEL``: ``oneDNN custom operations are on``, ``Could not find cuda drivers``
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import re
 import sys
 import tempfile
+from pathlib import Path
 
 #: Start-up lines of TensorFlow/XLA that say nothing is wrong (matched anywhere in the line).
 NOISE = re.compile("|".join([
@@ -63,4 +66,54 @@ with quiet_stderr():
         import tensorflow as tf
         tf.config.list_physical_devices("GPU")               # the cuInit attempt happens here, caught
 
-__all__ = ["keras", "quiet_stderr", "keep", "NOISE"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Device settings
+# ----------------------------------------------------------------------------------------------------------
+
+def _cpu_flags() -> set:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
+    return set(line.split(":", 1)[-1].split())
+
+
+def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True) -> dict:
+    """Pick the fastest settings for this machine and say which.
+
+    GPU: ``mixed_float16`` and XLA left to Keras. CPU: XLA off (``jit_compile=False`` trained 2x faster here)
+    and ``mixed_bfloat16`` when the CPU has bfloat16 units (AMX or AVX512-BF16; measured with
+    ``benchmarks/train_throughput.py``: about 2x for the VGG-style CNNs with AMX, 1.13x for ``wide_cnn`` and
+    no loss for ``compact_cnn`` with AVX512-BF16 alone). ``mixed_precision=False`` forces float32.
+    Returns ``{'device', 'policy', 'jit_compile', 'cpu'}``; pass ``jit_compile`` to ``model.compile``.
+    """
+    import tensorflow as tf
+    gpus = tf.config.list_physical_devices("GPU")
+    flags = _cpu_flags()
+    if gpus:
+        device, jit, policy = f"GPU x{len(gpus)}", "auto", "mixed_float16"
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+    else:
+        device, jit = f"CPU ({platform.processor() or platform.machine()}, {_cpu_count()} cores)", False
+        policy = "mixed_bfloat16" if flags & {"amx_bf16", "avx512_bf16"} else "float32"
+    if mixed_precision is False or mixed_precision == "float32":
+        policy = "float32"
+    elif isinstance(mixed_precision, str) and mixed_precision != "auto":
+        policy = mixed_precision
+    keras.mixed_precision.set_global_policy(policy)
+    info = {"device": device, "policy": policy, "jit_compile": jit,
+            "cpu": "AMX" if "amx_bf16" in flags else ("AVX512" if "avx512f" in flags else "x86/other")}
+    if verbose:
+        print(f"Training on {device}; precision policy {policy}; jit_compile={jit}")
+    return info
+
+
+def _cpu_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+__all__ = ["keras", "configure_device", "quiet_stderr", "keep", "NOISE"]

@@ -17,33 +17,20 @@ import hashlib
 import json
 import math
 import os
+import re
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 
-from helpers import FERDataError
-
-SPLITS = ("train", "public", "private")
+from helpers import FERDataError, demo
+from helpers.dataset import SPLITS, SYNONYMS, Dataset, canonical_class, stratified_assign, to_uint8
 
 #: FER2013's CSV codes, in code order (0 = angry ... 6 = neutral).
 FER2013_CSV_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-
-#: Every name a dataset may use for a class, mapped to the workbook's canonical name.
-SYNONYMS = {
-    "angry": "angry", "anger": "angry", "an": "angry",
-    "disgust": "disgust", "disgusted": "disgust", "di": "disgust",
-    "fear": "fear", "fearful": "fear", "afraid": "fear", "scared": "fear", "fe": "fear",
-    "happy": "happy", "happiness": "happy", "joy": "happy", "ha": "happy",
-    "sad": "sad", "sadness": "sad", "sa": "sad",
-    "surprise": "surprise", "surprised": "surprise", "su": "surprise",
-    "neutral": "neutral", "ne": "neutral", "calm": "neutral",
-    "contempt": "contempt", "co": "contempt",
-}
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
@@ -53,94 +40,6 @@ _FOLDER_SPLIT = {"train": "train", "training": "train",
                  "val": "public", "valid": "public", "validation": "public", "publictest": "public",
                  "test": "private", "privatetest": "private"}
 _CACHE_VERSION = 2
-
-
-def canonical_class(name: str, class_map: dict | None = None) -> str:
-    """Map a folder or label name (``'Anger'``, ``'sadness'``...) to the canonical class name.
-
-    Names the workbook does not know are kept, lower-cased, as classes of their own.
-    """
-    if class_map and name in class_map:
-        return class_map[name]
-    key = name.strip().lower()
-    return SYNONYMS.get(key, key)
-
-
-@dataclass
-class Dataset:
-    """Images and labels that travel together with their class names and splits.
-
-    ``images``  uint8 array (N, H, W, C), grey levels 0-255 (C = 1) or RGB (C = 3)
-    ``labels``  int array (N,), indices into ``classes``
-    ``classes`` class names; index i of a label or a model output means ``classes[i]``
-    ``splits``  str array (N,): ``'train'``, ``'public'`` or ``'private'``
-    ``paths``   where each image came from (file path, or ``file.csv:row``)
-    ``source``  what was loaded, e.g. ``'fer2013 folders: /data/fer2013'`` or ``'demo'``
-    ``skipped`` (where, why) for every unreadable image or bad row that was left out
-    """
-
-    images: np.ndarray
-    labels: np.ndarray
-    classes: list
-    splits: np.ndarray
-    paths: np.ndarray
-    source: str
-    skipped: list = field(default_factory=list)
-
-    @property
-    def is_demo(self) -> bool:
-        return self.source.startswith("demo")
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __repr__(self) -> str:
-        sizes = ", ".join(f"{s}={int((self.splits == s).sum())}" for s in SPLITS)
-        return (f"Dataset({self.source!r}, {len(self)} images {self.images.shape[1:]}, "
-                f"{len(self.classes)} classes, {sizes}, skipped={len(self.skipped)})")
-
-    def take(self, mask_or_index) -> "Dataset":
-        """A new Dataset with the selected images (boolean mask or index array)."""
-        idx = np.asarray(mask_or_index)
-        return Dataset(self.images[idx], self.labels[idx], list(self.classes), self.splits[idx],
-                       self.paths[idx], self.source, list(self.skipped))
-
-    def split(self, name: str) -> "Dataset":
-        """Only the images of one split (``'train'``, ``'public'`` or ``'private'``)."""
-        if name not in SPLITS:
-            raise ValueError(f"unknown split {name!r}; use one of {SPLITS}")
-        return self.take(self.splits == name)
-
-    def xy(self, name: str):
-        """``(images, labels)`` of one split, ready for a model or an estimator."""
-        part = self.split(name)
-        return part.images, part.labels
-
-    def sample(self, per_class: int | dict, seed: int = 0) -> "Dataset":
-        """At most ``per_class`` images of each class in each split (a dict gives a number per split).
-
-        Used by FAST_MODE to make a small, still stratified, copy of a big dataset.
-        """
-        rng = np.random.default_rng(seed)
-        keep = []
-        for s in SPLITS:
-            n = per_class.get(s, 0) if isinstance(per_class, dict) else per_class
-            for c in range(len(self.classes)):
-                idx = np.flatnonzero((self.splits == s) & (self.labels == c))
-                keep.append(rng.permutation(idx)[:n])
-        return self.take(np.sort(np.concatenate(keep)))
-
-    def counts(self) -> pd.DataFrame:
-        """Images per class (rows) and split (columns), with totals."""
-        table = pd.crosstab(pd.Categorical(np.asarray(self.classes)[self.labels], self.classes),
-                            pd.Categorical(self.splits, SPLITS), dropna=False)
-        table.index.name, table.columns.name = "class", "split"
-        table["total"] = table.sum(axis=1)
-        return table
-
-    def label_names(self) -> np.ndarray:
-        """The class name of every image."""
-        return np.asarray(self.classes)[self.labels]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -178,39 +77,6 @@ def find_data(path: str | os.PathLike | None = None, given_as: str = "the path y
 # Images
 # ----------------------------------------------------------------------------------------------------------
 
-def to_uint8(image: np.ndarray, size=(48, 48), channels: int = 1) -> np.ndarray:
-    """Any decoded image (grey, BGR, BGRA; 8 or 16 bit or float) -> uint8 (H, W, channels).
-
-    Colour input is taken as OpenCV's BGR order; a 3-channel result is RGB.
-    """
-    img = np.asarray(image)
-    if img.ndim not in (2, 3) or img.size == 0:
-        raise ValueError(f"expected an image of shape (H, W) or (H, W, C), got {img.shape}")
-    if img.dtype == np.uint16:
-        img = (img / 257.0).round().astype(np.uint8)
-    elif img.dtype != np.uint8:
-        f = img.astype(np.float32)
-        if f.max(initial=0) <= 1.0:
-            f = f * 255.0
-        img = np.clip(f, 0, 255).round().astype(np.uint8)
-    if img.ndim == 3 and img.shape[2] == 1:
-        img = img[:, :, 0]
-    if img.ndim == 3 and img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    if channels == 1:
-        if img.ndim == 3:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-    elif channels == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB) if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    else:
-        raise ValueError(f"channels must be 1 or 3, not {channels}")
-    h, w = size
-    if img.shape[:2] != (h, w):
-        shrinking = img.shape[0] > h or img.shape[1] > w
-        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    return img.reshape(h, w, channels)
-
-
 def read_image(path: str | os.PathLike, size=(48, 48), channels: int = 1) -> np.ndarray:
     """Read one image file as uint8 (H, W, channels); a clear :class:`FERDataError` if it cannot be read."""
     path = Path(path)
@@ -244,7 +110,6 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
     size = (size, size) if isinstance(size, int) else tuple(size)
     found = find_data(path)
     if found is None:
-        from helpers import demo
         ds = demo.make_dataset(per_class=demo_per_class, size=size, channels=channels, seed=seed)
         if verbose:
             demo.announce(ds)
@@ -442,25 +307,6 @@ def _assemble(images, labels, splits, paths, skipped, source, size, channels) ->
                    paths=np.array(paths), source=source, skipped=skipped)
 
 
-def stratified_assign(labels: np.ndarray, fractions: dict, seed: int = 0) -> np.ndarray:
-    """Give each label a split name so that every class is cut in the same proportions.
-
-    ``fractions`` maps split name -> share (e.g. ``{'public': .1, 'private': .1}``); the rest is ``'train'``.
-    """
-    rng = np.random.default_rng(seed)
-    out = np.full(len(labels), "train", dtype="<U8")
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        start = 0
-        for name, share in fractions.items():
-            n = int(round(share * len(idx)))
-            if n == 0 and share > 0 and len(idx) - start > 1:      # a small class: one image, not none
-                n = 1
-            out[idx[start:start + n]] = name
-            start += n
-    return out
-
-
 def _fill_missing_splits(ds: Dataset, seed, public_fraction, private_fraction):
     """Images without a split get one: all unsplit -> train/public/private; a given train/test pair
     without a validation set -> ``public`` carved out of train (the test set stays untouched). A train/val
@@ -478,6 +324,12 @@ def _fill_missing_splits(ds: Dataset, seed, public_fraction, private_fraction):
     if not (ds.splits == "public").any() and (ds.splits == "train").any():
         train = np.flatnonzero(ds.splits == "train")
         ds.splits[train] = stratified_assign(ds.labels[train], {"public": public_fraction}, seed)
+
+
+def without_machine_paths(source: str) -> str:
+    """A dataset's ``source`` with absolute paths cut to their last part (``'fer2013 folders: /srv/data/fer2013'``
+    -> ``'fer2013 folders: fer2013'``), for files that are committed or shared."""
+    return re.sub(r"(?<![\w.])/(?:[^/\s]+/)*([^/\s]+)", r"\1", source)
 
 
 def label_order_table(classes) -> pd.DataFrame:
@@ -545,4 +397,5 @@ def _cache_write(key: str, ds: Dataset) -> None:
 
 
 __all__ = ["Dataset", "load", "find_data", "read_image", "to_uint8", "canonical_class", "label_order_table",
-           "stratified_assign", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir", "project_root"]
+           "stratified_assign", "without_machine_paths", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir",
+           "project_root"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from helpers.data import Dataset, stratified_assign, to_uint8
+from helpers.dataset import Dataset, canonical_class, stratified_assign, to_uint8
 
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
@@ -114,7 +114,6 @@ def write_folders(root, classes=("anger", "contempt", "disgust", "fear", "happy"
     """Write a class-per-folder dataset of demo faces (``root/<class>/<n>.png``), by default with CK+'s
     folder names: a stand-in for a real CK+, JAFFE or AffectNet folder. Returns ``root``."""
     from pathlib import Path
-    from helpers.data import canonical_class
     root = Path(root)
     rng = np.random.default_rng(seed)
     for name in classes:

@@ -145,6 +145,31 @@ def bootstrap_ci(y_true, y_pred, metric="accuracy", n_boot: int = 1000, level: f
     return score(y_true, y_pred), float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 
 
+def per_class_ci(y_true, y_pred, classes, n_boot: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Precision, recall and F1 of every class with percentile bootstrap intervals (``<metric>_low`` /
+    ``<metric>_high``), resampling the test images ``n_boot`` times, and each class's ``support``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    k, n = len(classes), len(y_true)
+
+    def per_class(t, p):
+        cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+        tp = np.diag(cm).astype(float)
+        precision = np.divide(tp, cm.sum(0), out=np.zeros(k), where=cm.sum(0) > 0)
+        recall = np.divide(tp, cm.sum(1), out=np.zeros(k), where=cm.sum(1) > 0)
+        f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(k), where=precision + recall > 0)
+        return np.stack([precision, recall, f1])
+
+    rng = np.random.default_rng(seed)
+    boots = np.stack([per_class(y_true[i], y_pred[i]) for i in (rng.integers(0, n, n) for _ in range(n_boot))])
+    alpha = (1 - level) / 2
+    low, high = np.quantile(boots, alpha, axis=0), np.quantile(boots, 1 - alpha, axis=0)
+    table = {"support": np.bincount(y_true, minlength=k)}
+    for j, metric in enumerate(("precision", "recall", "f1")):
+        table[metric] = per_class(y_true, y_pred)[j]
+        table[f"{metric}_low"], table[f"{metric}_high"] = low[j], high[j]
+    return pd.DataFrame(table, index=pd.Index(list(classes), name="class"))
+
+
 def comparison_table(y_true, predictions: dict, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per classifier (``{name: predicted labels}``, all on the same test images): accuracy, macro
     precision, recall and F1, each with its 95% bootstrap interval as ``<metric>_low`` / ``<metric>_high``."""

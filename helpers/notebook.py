@@ -1,7 +1,9 @@
-"""What the modelling notebooks (02-05) do first, written once: size the run, then load the data they model.
+"""What the modelling notebooks (02-05) do first, written once: size the run, load the data they model, and
+(04, 05) get the CNN they study.
 
     FAST_MODE = notebook.fast_mode(FAST_MODE, DATA_DIR)
     ds, n_leaks = notebook.modelling_data(DATA_DIR, seed=SEED, fast=FAST_MODE, sample={"train": 250, ...})
+    model, description = notebook.cnn_to_study(ds, FAST_MODE, seed=SEED)
 
 Without real data the notebooks run on the generated demo faces, which only show the mechanics: there they
 always run at FAST_MODE size (a few minutes for the whole workbook), whatever the parameter says.
@@ -9,7 +11,14 @@ always run at FAST_MODE size (a few minutes for the whole workbook), whatever th
 
 from __future__ import annotations
 
-from helpers import audit, data
+import hashlib
+
+import numpy as np
+
+from helpers import audit, data, models, shipped, train
+from helpers.backend import configure_device, keras
+from helpers.files import atomic_path
+from helpers.record import run_dir
 
 DEMO_NOTE = ("DEMO DATA: no real dataset was found, so this notebook runs on generated cartoon faces at "
              "FAST_MODE size. It shows the mechanics; its numbers are not FER2013 results (README: "
@@ -36,3 +45,31 @@ def modelling_data(data_dir=None, *, seed: int = 42, fast: bool = False, sample:
         ds = ds.sample(sample, seed=seed)
         print(f"FAST_MODE subset: {ds!r}")
     return ds, n_leaks
+
+
+def cnn_to_study(ds, fast: bool, seed: int = 42, epochs: int = 5, verbose: int = 0):
+    """The model later notebooks study: the shipped ``models/fer2013_cnn.keras`` when it fits ``ds`` (same
+    classes, real data) and ``fast`` is off; otherwise a compact CNN trained here in about a minute, saved in
+    the run folder so that the next notebook of the same run, on the same data, reuses it instead of
+    training it again. Returns ``(model, description)``."""
+    if not fast and shipped.fits(ds):
+        model, meta = shipped.load()
+        return model, f"shipped model {shipped.MODEL} ({meta['recipe']['model']})"
+    description = f"compact_cnn trained here for {epochs} epochs (FAST_MODE or no shipped model)"
+    fingerprint = hashlib.sha1(f"{epochs} {seed} {ds.classes}".encode())
+    for split in ("train", "public"):                      # the data it learns from and is selected on
+        for array in ds.xy(split):
+            fingerprint.update(np.ascontiguousarray(array).tobytes())
+    saved = run_dir() / f"quick_cnn_{fingerprint.hexdigest()[:12]}.keras"
+    if saved.exists():
+        return keras.models.load_model(saved), f"{description}; reused from an earlier notebook of this run"
+    device = configure_device(verbose=False)
+    train.set_seeds(seed)
+    model = models.compact_cnn(ds.images.shape[1:], len(ds.classes), bn_momentum=0.9)
+    train.fit(model, ds, run_dir() / f"quick_cnn_{seed}", epochs=epochs, batch_size=32, patience=None,
+              jit_compile=device["jit_compile"], seed=seed, verbose=verbose)
+    keras.mixed_precision.set_global_policy("float32")
+    model = models.as_float32(model)
+    with atomic_path(saved) as tmp:
+        model.save(tmp)
+    return model, description

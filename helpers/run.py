@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import platform
 import re
 import sys
 import time
@@ -160,6 +161,17 @@ def kernel_stderr_to(log_path: Path):
         sys.stderr = terminal
 
 
+def machine() -> str:
+    """The processor and the cores this process may use, e.g. ``'Intel(R) Xeon(R) Processor, 2 cores'``."""
+    try:
+        name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or platform.machine()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{name}, {cores} cores"
+
+
 def resume_command(args, out_dir: Path) -> str:
     """The command that goes on with this run: the same options, ``--out`` this run's folder, ``--resume``."""
     words = ["python -m helpers.run"]
@@ -227,8 +239,8 @@ def main(argv=None) -> int:
     if demo:
         print(DEMO_BANNER)
     summary = {"started": datetime.now().isoformat(timespec="seconds"), "fast": bool(args.fast) or demo,
-               "demo": demo, "data": "demo" if demo else str(found), "python": sys.version.split()[0],
-               "notebooks": []}
+               "demo": demo, "data": "demo" if demo else str(found), "machine": machine(),
+               "python": sys.version.split()[0], "notebooks": []}
     status = 0
     log_path = out_dir / "runner.log"
     print(f"Running {len(todo)} notebook(s) into {out_dir} (printed output: {log_path.name})")

@@ -103,3 +103,46 @@ def ship_if_better(model, classes, meta: dict, run_dir: str | os.PathLike, force
     print(f"Shipped {saved} (PublicTest {new:.2%}, shipped model before: "
           f"{'none' if old is None else f'{old:.2%}'}), its .json and per-epoch log.")
     return True
+
+
+def card_figures(model_path=None, data_path=None, n_boot: int = 1000) -> str:
+    """The figures of the model card (``models/README.md``), as Markdown: accuracy and macro-F1 per split
+    with 95% bootstrap intervals and the expected calibration error, without TTA and with the TTA chosen on
+    PublicTest; then precision, recall and F1 per class on PrivateTest with their intervals."""
+    import numpy as np
+    from helpers import audit, data, evaluate
+    model, meta = load(model_path)
+    ds, _ = audit.without_train_leaks(data.load(data_path, verbose=False))
+    if ds.classes != meta["labels"]:
+        raise FERDataError(f"the model's classes {meta['labels']} are not the dataset's {ds.classes}")
+    options = {"no TTA": False, "flip": "flip", "flip + shifts": "shifts"}
+    proba = {(s, name): evaluate.predict_proba(model, ds.xy(s)[0], tta=tta)
+             for s in ("public", "private") for name, tta in options.items()}
+    chosen = max(options, key=lambda name: np.mean(proba["public", name].argmax(1) == ds.xy("public")[1]))
+    lines = ["| split | TTA | accuracy [95% CI] | macro-F1 [95% CI] | ECE |", "|---|---|---|---|---|"]
+    for (s, name), p in proba.items():
+        y = ds.xy(s)[1]
+        acc = evaluate.bootstrap_ci(y, p.argmax(1), "accuracy", n_boot)
+        f1 = evaluate.bootstrap_ci(y, p.argmax(1), "macro_f1", n_boot)
+        lines.append(f"| {s} | {name} | {acc[0]:.1%} [{acc[1]:.1%}, {acc[2]:.1%}] | "
+                     f"{f1[0]:.1%} [{f1[1]:.1%}, {f1[2]:.1%}] | {evaluate.ece(y, p):.3f} |")
+    y = ds.xy("private")[1]
+    table = evaluate.per_class_ci(y, proba["private", chosen].argmax(1), ds.classes, n_boot)
+    train_counts = np.bincount(ds.xy("train")[1], minlength=len(ds.classes))
+    lines += ["", f"PrivateTest per class, {chosen} (chosen on PublicTest):", "",
+              "| class | Training faces | PrivateTest faces | precision | recall | F1 |", "|---|---|---|---|---|---|"]
+    for (name, row), n_train in zip(table.iterrows(), train_counts):
+        cells = [f"{row[m]:.1%} [{row[m + '_low']:.1%}, {row[m + '_high']:.1%}]" for m in ("precision", "recall", "f1")]
+        lines.append(f"| {name} | {n_train} | {int(row['support'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m helpers.shipped",
+                                     description="Print the model card's figures (models/README.md) as Markdown.")
+    parser.add_argument("--model", default=None, help="a .keras file with its .json (default: the shipped model)")
+    parser.add_argument("--data", default=None, help="FER2013 (default: $FER_DATA, then data/)")
+    parser.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the intervals")
+    args = parser.parse_args()
+    print(card_figures(args.model, args.data, args.boot))

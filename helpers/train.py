@@ -1,21 +1,18 @@
-"""Device settings, seeds, callbacks and the training loop shared by the notebooks and the full run.
+"""The training loop shared by the notebooks and the full runs: seeds, callbacks, schedules, ``fit``.
 
 ``fit`` trains any Keras model on a :class:`helpers.data.Dataset`: the ``train`` split to fit, the ``public``
-split to select (checkpoint, early stopping). ``private`` is never touched here. Every epoch is checkpointed
-(``BackupAndRestore``) so that an interrupted run, started again with the same ``out_dir``, resumes.
+split to select (checkpoint, early stopping). ``private`` is never touched here. Every epoch is backed up, so
+an interrupted run, started again with the same ``out_dir``, resumes where it stopped.
 
-The full training run that produced ``models/fer2013_cnn.keras`` is ``python -m helpers.train --ship``; it
-replaces the shipped model (:mod:`helpers.shipped`) only if it beats it on PublicTest.
+``python -m helpers.train`` runs a full training recipe (:mod:`helpers.recipes`); device settings are in
+:mod:`helpers.backend`, the shipped model in :mod:`helpers.shipped`.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import hashlib
 import json
 import math
-import platform
 import shutil
 import sys
 import time
@@ -23,60 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import balance, shipped
+from helpers import balance
 from helpers.backend import keras
 from helpers.data import Dataset
-from helpers.files import atomic_path, write_text
+from helpers.files import write_text
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Device and seeds
+# Seeds
 # ----------------------------------------------------------------------------------------------------------
-
-def _cpu_flags() -> set:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
-
-
-def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True) -> dict:
-    """Pick the fastest settings for this machine and say which.
-
-    GPU: ``mixed_float16`` and XLA left to Keras. CPU: XLA off (``jit_compile=False`` trained 2x faster here)
-    and ``mixed_bfloat16`` when the CPU has bfloat16 units (AMX or AVX512-BF16; measured with
-    ``benchmarks/train_throughput.py``: about 2x for the VGG-style CNNs with AMX, 1.13x for ``wide_cnn`` and
-    no loss for ``compact_cnn`` with AVX512-BF16 alone). ``mixed_precision=False`` forces float32.
-    Returns ``{'device', 'policy', 'jit_compile', 'cpu'}``; pass ``jit_compile`` to ``model.compile``.
-    """
-    import tensorflow as tf
-    gpus = tf.config.list_physical_devices("GPU")
-    flags = _cpu_flags()
-    if gpus:
-        device, jit, policy = f"GPU x{len(gpus)}", "auto", "mixed_float16"
-        for gpu in gpus:
-            tf.config.experimental.set_memory_growth(gpu, True)
-    else:
-        device, jit = f"CPU ({platform.processor() or platform.machine()}, {_cpu_count()} cores)", False
-        policy = "mixed_bfloat16" if flags & {"amx_bf16", "avx512_bf16"} else "float32"
-    if mixed_precision is False or mixed_precision == "float32":
-        policy = "float32"
-    elif isinstance(mixed_precision, str) and mixed_precision != "auto":
-        policy = mixed_precision
-    keras.mixed_precision.set_global_policy(policy)
-    info = {"device": device, "policy": policy, "jit_compile": jit,
-            "cpu": "AMX" if "amx_bf16" in flags else ("AVX512" if "avx512f" in flags else "x86/other")}
-    if verbose:
-        print(f"Training on {device}; precision policy {policy}; jit_compile={jit}")
-    return info
-
-
-def _cpu_count() -> int:
-    import os
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
 
 def set_seeds(seed: int = 42) -> None:
     """Seed Python, NumPy and TensorFlow together (call before building each model)."""
@@ -364,149 +316,6 @@ def read_log(out_dir: str | Path) -> dict:
     return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in rows[0]} if rows else {}
 
 
-def shipped_or_quick(ds: Dataset, fast: bool, seed: int = 42, epochs: int = 5, verbose: int = 0):
-    """The model later notebooks study: the shipped ``models/fer2013_cnn.keras`` when it fits ``ds`` (same
-    classes, real data) and ``fast`` is off; otherwise a compact CNN trained here in about a minute, saved in
-    the run folder so that the next notebook of the same run, on the same data, reuses it instead of
-    training it again. Returns ``(model, description)``."""
-    from helpers import models
-    from helpers.record import run_dir
-    if not fast and shipped.fits(ds):
-        model, meta = shipped.load()
-        return model, f"shipped model {shipped.MODEL} ({meta['recipe']['model']})"
-    description = f"compact_cnn trained here for {epochs} epochs (FAST_MODE or no shipped model)"
-    fingerprint = hashlib.sha1(f"{epochs} {seed} {ds.classes}".encode())
-    for split in ("train", "public"):                      # the data it learns from and is selected on
-        for array in ds.xy(split):
-            fingerprint.update(np.ascontiguousarray(array).tobytes())
-    saved = run_dir() / f"quick_cnn_{fingerprint.hexdigest()[:12]}.keras"
-    if saved.exists():
-        return keras.models.load_model(saved), f"{description}; reused from an earlier notebook of this run"
-    device = configure_device(verbose=False)
-    set_seeds(seed)
-    model = models.compact_cnn(ds.images.shape[1:], len(ds.classes), bn_momentum=0.9)
-    fit(model, ds, run_dir() / f"quick_cnn_{seed}", epochs=epochs, batch_size=32, patience=None,
-        jit_compile=device["jit_compile"], seed=seed, verbose=verbose)
-    keras.mixed_precision.set_global_policy("float32")
-    model = models.as_float32(model)
-    with atomic_path(saved) as tmp:
-        model.save(tmp)
-    return model, description
-
-
-# ----------------------------------------------------------------------------------------------------------
-# The full run: python -m helpers.train --ship
-# ----------------------------------------------------------------------------------------------------------
-
-_CPU_SETTINGS = dict(epochs=50, batch_size=128, optimizer="nadam", lr=2e-3, imbalance="weights", weight_power=0.5,
-                     label_smoothing=0.1, schedule="cosine", patience=None)
-RECIPES = {
-    # the first shipped model: PublicTest 63.2%, PrivateTest 64.7% in 106 min (README)
-    "cpu_compact": dict(model="compact_cnn", **_CPU_SETTINGS),
-    # shipped before it, twice compact_cnn's parameters: PublicTest 63.8%, PrivateTest 65.1% in 135 min
-    "cpu_wide": dict(model="wide_cnn", **_CPU_SETTINGS),
-    # the shipped model: cpu_wide for 62 epochs, validated and kept as a moving average of its weights;
-    # PublicTest 64.3%, PrivateTest 66.0% in 142 min (README). With --minutes 150 on the 2-core AMD EPYC:
-    # 48 epochs, PublicTest 64.2%, PrivateTest 64.5% (README)
-    "cpu_wide_ema": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 62}, ema=0.998),
-    # cpu_wide_ema plus random erasing on half the faces, 56 epochs: PublicTest 63.8%, PrivateTest 64.8% in
-    # 134 min, not shipped (README)
-    "cpu_wide_erase": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 56}, ema=0.998, erasing=0.5),
-    # cpu_wide_ema on 40x40 centre crops after the random shifts (random crops in training): 69% of the
-    # pixels, so more epochs fit in the budget. Started with 80 epochs after the first took ~90 s; later
-    # epochs alternated between ~88 s and ~138 s (the machine's speed varied), so it was cut to 60 after its
-    # 12th epoch (the learning rates of those 12 epochs differ by less than 3% from a 60-epoch schedule's).
-    # PublicTest 64.2%, PrivateTest 65.7% in 123 min, not shipped (README)
-    "cpu_wide_crop": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60}, ema=0.998, crop=40),
-    # cpu_wide_ema without class weights, 60 epochs: do the weights cost overall accuracy here? Not run for 60
-    # epochs. With --minutes 150 on the 2-core AMD EPYC (46 epochs, 149 min; its epochs 3-5 shared the CPU
-    # with tests): PublicTest 64.0% (epoch 42), PrivateTest 65.7%, macro-F1 62.3% (shipped: 66.0%, 64.4%), not
-    # shipped (README).
-    # An uninterrupted run (2-core Intel with AMX) was 0.7-1.8 points above the shipped run's PublicTest accuracy
-    # at epochs 20, 25, 28 and 31 (61.0/62.2/62.8/63.8% vs 59.8/61.1/62.1/62.0%) when its machine was lost.
-    # The next (2-core AMD EPYC, ~195 s per epoch) was cut to 50 and then 40 epochs to fit the session and
-    # resumed twice before resuming drew fresh random numbers (fresh_randomness): its epochs 15-20 saw epochs
-    # 1-6's batches a third time, exactly; training accuracy rose ~2 points per epoch while PublicTest stayed at
-    # ~61%, so it was stopped.
-    "cpu_wide_unweighted": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60, "imbalance": "none"},
-                                ema=0.998),
-    # cpu_wide_ema with the classic image-classification optimiser instead of NAdam: SGD with Nesterov momentum
-    # and weight decay (no earlier recipe had any weight decay), which generalises better than Adam-type
-    # optimisers on image classification (Wilson et al. 2017) and was best on FER2013 in Khaireddin & Chen
-    # (2021). Peak rate 0.05 at batch 128; decay 5e-3 decoupled ~ 5e-4 coupled (see make_optimizer).
-    # With --minutes 145 on the 2-core AMD EPYC: 43 epochs, PublicTest 63.2%, PrivateTest 64.3%, not shipped
-    # (README).
-    "cpu_wide_sgd": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60, "optimizer": "sgd", "lr": 0.05},
-                         weight_decay=5e-3, ema=0.998),
-}
-
-
-def main(argv=None):
-    from helpers import audit, data, evaluate, models
-    parser = argparse.ArgumentParser(description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
-                                                 "PrivateTest evaluated once at the end.")
-    parser.add_argument("--recipe", default="cpu_wide_ema", choices=sorted(RECIPES),
-                        help="default: the shipped model's recipe")
-    parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
-    parser.add_argument("--out", default="runs/train_full", help="folder for checkpoints and logs")
-    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
-    parser.add_argument("--minutes", type=float, default=None,
-                        help="fit the training into this much wall time instead (the cosine runs over time; "
-                             "with --epochs too, that many epochs at most)")
-    parser.add_argument("--ship", action="store_true",
-                        help="then make it models/fer2013_cnn.keras (+ .json, log) if it beats the shipped "
-                             "model on PublicTest")
-    parser.add_argument("--ship-finished", action="store_true",
-                        help="do not train: ship the finished run in --out (its best.keras and result.json) "
-                             "on the same condition")
-    parser.add_argument("--force", action="store_true", help="with --ship/--ship-finished: ship even if worse")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    if args.ship_finished:
-        if not (out / "result.json").exists():
-            raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
-        meta = json.loads((out / "result.json").read_text())
-        model = keras.models.load_model(out / "best.keras")
-        shipped.ship_if_better(model, meta.pop("labels"), meta, out, args.force)
-        return 0
-    recipe = dict(RECIPES[args.recipe])
-    if args.minutes:                      # epochs: an upper bound only (None: as many as fit)
-        recipe.update(minutes=args.minutes, epochs=args.epochs)
-    elif args.epochs:
-        recipe["epochs"] = args.epochs
-    ds = data.load(args.data)
-    ds, n_leaks = audit.without_train_leaks(ds)
-    print(f"Dropped {n_leaks} Training images that are pixel-identical to a test image (leakage).")
-    device = configure_device()
-    set_seeds(args.seed)
-    augment = models.augmentation(erasing=recipe.get("erasing", 0.0))
-    model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
-                         augment=augment, crop=recipe.get("crop", 0))
-    fit_args = {k: v for k, v in recipe.items() if k not in ("model", "erasing", "crop")}
-    try:
-        fit(model, ds, out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
-    except KeyboardInterrupt:
-        again = " ".join(["python -m helpers.train", *(argv if argv is not None else sys.argv[1:])])
-        print(f"\nInterrupted: {backed_up_epochs(out)} epoch(s) are finished and backed up in {out}. "
-              f"The same command resumes there: {again}", file=sys.stderr)
-        return 130
-    log = read_log(out)
-    report = evaluate.split_scores(model, ds, ("public", "private"))
-    flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
-             + (f" --epochs {args.epochs}" if args.epochs else ""))
-    meta = {"recipe": {"name": args.recipe, **recipe}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
-            "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
-            "train_wall_minutes": round(sum(log.get("epoch_seconds", [])) / 60, 1),
-            "hardware": device, "data": ds.source, "dropped_train_leaks": n_leaks,
-            "scores": report, "keras": keras.__version__,
-            "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
-    print(json.dumps(meta, indent=2))
-    write_text(out / "result.json", json.dumps({"labels": list(ds.classes), **meta}, indent=2))
-    if args.ship:
-        shipped.ship_if_better(model, ds.classes, meta, out, args.force)
-    return 0
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":                       # python -m helpers.train: the command line is in helpers.recipes
+    from helpers.recipes import main
     sys.exit(main())

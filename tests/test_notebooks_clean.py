@@ -42,3 +42,16 @@ def test_papermill_reads_every_parameter_without_a_warning(path, caplog):
     assert not caplog.records, [r.getMessage() for r in caplog.records]
     assigned = [t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign) for t in node.targets]
     assert parsed == assigned
+
+
+def test_no_committed_file_records_a_machine_path():
+    import re
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    pattern = re.compile(r"(?<![\w.])/(home|root|work|tmp|Users)/")
+    found = [f for f in tracked if f.endswith((".py", ".json", ".md", ".ipynb", ".toml", ".txt", ".yml", ".csv"))
+             and pattern.search((root / f).read_text(errors="replace"))]
+    assert not found, f"absolute paths of a machine in {found}"

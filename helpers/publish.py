@@ -1,0 +1,118 @@
+"""Publish a run's executed notebooks as Markdown with their figures, so results can be read without running.
+
+    python -m helpers.run --out runs/fer2013              # a full run on FER2013 (about 30 min on 2 cores)
+    python -m helpers.publish runs/fer2013                # -> docs/notebooks/NN_*.md + figures
+
+Each published copy starts with where it came from (data, date, wall time) and a fingerprint of its
+notebook's code; ``tests/test_publish.py`` fails when a notebook's code has changed since it was published,
+so the published copies never drift from the notebooks. Long printed output is cut to its first and last
+lines; figures are the PNGs the notebook showed. A few figures also go to ``docs/figures/`` for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+
+from helpers.data import project_root
+from helpers.files import write_text
+
+MAX_LINES = 40                 # printed output longer than this is cut in the middle
+README_FIGURES = {             # docs/figures/<name>.png <- figures/<notebook>/<figure>.png of the run
+    "samples_per_class": ("01_data_and_balancing", "samples_per_class"),
+    "confusion": ("05_evaluation_and_saliency", "confusion"),
+    "saliency_per_class": ("05_evaluation_and_saliency", "saliency_per_class"),
+    "photos": ("06_faces_in_the_wild", "photos"),
+}
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def code_fingerprint(nb: nbformat.NotebookNode) -> str:
+    """A short hash of a notebook's code cells (papermill's injected-parameters cell left out)."""
+    code = [c.source for c in nb.cells
+            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    return hashlib.sha1("\n\0\n".join(code).encode()).hexdigest()[:16]
+
+
+def _shorten(text: str) -> str:
+    lines = ANSI.sub("", text).splitlines()
+    if len(lines) <= MAX_LINES:
+        return "\n".join(lines) + "\n"
+    half = MAX_LINES // 2
+    return "\n".join(lines[:half] + [f"... ({len(lines) - MAX_LINES} lines cut) ..."] + lines[-half:]) + "\n"
+
+
+def _tidy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Printed output shortened and stripped of terminal colours; widgets (which need a live kernel) dropped."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                out.text = _shorten(out.text)
+            elif out.output_type == "error":
+                out.traceback = [ANSI.sub("", line) for line in out.traceback]
+            elif "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+                continue
+            kept.append(out)
+        cell.outputs = kept
+    return nb
+
+
+def publish(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
+    """Write every executed notebook of ``run_dir`` as Markdown (and its figures) into ``out`` (default
+    ``docs/notebooks``), and the README's figures into ``docs/figures``; returns the Markdown files."""
+    from nbconvert import MarkdownExporter
+    run_dir = Path(run_dir)
+    out = Path(out or project_root() / "docs" / "notebooks")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    entries = {e["name"]: e for e in summary["notebooks"]}
+    if not entries or any(e["status"] != "ok" for e in entries.values()):
+        raise SystemExit(f"{run_dir}: publish only a run whose notebooks all finished (see summary.json)")
+    if summary.get("demo"):
+        raise SystemExit(f"{run_dir}: a run on the demo set; publish a run on real data")
+    written = []
+    for name, entry in entries.items():
+        nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
+        body, resources = MarkdownExporter().from_notebook_node(_tidy(nb), {"output_files_dir": f"{name}_files"})
+        files_dir = out / f"{name}_files"
+        shutil.rmtree(files_dir, ignore_errors=True)
+        for rel, data in resources.get("outputs", {}).items():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(data)
+        header = (f"<!-- published by python -m helpers.publish; code fingerprint {code_fingerprint(nb)} -->\n"
+                  f"*Executed copy of [`notebooks/{name}.ipynb`](../../notebooks/{name}.ipynb): run of "
+                  f"{summary['started'][:10]} on {summary['data'].split('/')[-1] or summary['data']} "
+                  f"({'FAST_MODE' if summary['fast'] else 'full'}), {entry['seconds']:.0f} s on "
+                  f"{summary.get('machine', 'a 2-core CPU')}.*\n\n")
+        written.append(write_text(out / f"{name}.md", header + body))
+    figures = project_root() / "docs" / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    for target, (notebook, figure) in README_FIGURES.items():
+        source = run_dir / "figures" / notebook / f"{figure}.png"
+        if source.exists():
+            shutil.copyfile(source, figures / f"{target}.png")
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.publish", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="a run folder of python -m helpers.run, on real data, all notebooks ok")
+    parser.add_argument("--out", default=None, help="default: docs/notebooks")
+    args = parser.parse_args(argv)
+    for path in publish(args.run_dir, args.out):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The full training runs of the shipped model and of every experiment, and their command line.
+
+    python -m helpers.train [--recipe cpu_wide_ema] [--minutes 150] [--out DIR] [--ship]
+
+A recipe is a model name and the settings of :func:`helpers.train.fit`. Training to fit, PublicTest to
+select; PrivateTest is evaluated once at the end. Every run, its figures and what it taught are in
+``docs/experiments.md``. ``--ship`` replaces the shipped model only if the new run beats it on PublicTest.
+Interrupted (Ctrl-C, a lost machine), the same command resumes from the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from helpers import audit, data, evaluate, models, shipped, train
+from helpers.backend import configure_device, keras
+from helpers.files import write_text
+
+_CPU_SETTINGS = dict(epochs=50, batch_size=128, optimizer="nadam", lr=2e-3, imbalance="weights", weight_power=0.5,
+                     label_smoothing=0.1, schedule="cosine", patience=None)
+
+#: Every full run so far; results and lessons in docs/experiments.md.
+RECIPES = {
+    "cpu_compact": dict(model="compact_cnn", **_CPU_SETTINGS),                       # shipped first
+    "cpu_wide": dict(model="wide_cnn", **_CPU_SETTINGS),                             # shipped next
+    "cpu_wide_ema": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 62}, ema=0.998),   # the shipped model
+    "cpu_wide_erase": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 56}, ema=0.998, erasing=0.5),
+    "cpu_wide_crop": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60}, ema=0.998, crop=40),
+    "cpu_wide_unweighted": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60, "imbalance": "none"},
+                                ema=0.998),
+    "cpu_wide_sgd": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60, "optimizer": "sgd", "lr": 0.05},
+                         weight_decay=5e-3, ema=0.998),                               # decay: see make_optimizer
+}
+
+
+def main(argv=None) -> int:
+    """``python -m helpers.train``: train a recipe on FER2013 (see the module's docstring)."""
+    parser = argparse.ArgumentParser(description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
+                                                 "PrivateTest evaluated once at the end.")
+    parser.add_argument("--recipe", default="cpu_wide_ema", choices=sorted(RECIPES),
+                        help="default: the shipped model's recipe")
+    parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
+    parser.add_argument("--out", default="runs/train_full", help="folder for checkpoints and logs")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="fit the training into this much wall time instead (the cosine runs over time; "
+                             "with --epochs too, that many epochs at most)")
+    parser.add_argument("--ship", action="store_true",
+                        help="then make it models/fer2013_cnn.keras (+ .json, log) if it beats the shipped "
+                             "model on PublicTest")
+    parser.add_argument("--ship-finished", action="store_true",
+                        help="do not train: ship the finished run in --out (its best.keras and result.json) "
+                             "on the same condition")
+    parser.add_argument("--force", action="store_true", help="with --ship/--ship-finished: ship even if worse")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.ship_finished:
+        if not (out / "result.json").exists():
+            raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
+        meta = json.loads((out / "result.json").read_text())
+        model = keras.models.load_model(out / "best.keras")
+        shipped.ship_if_better(model, meta.pop("labels"), meta, out, args.force)
+        return 0
+    recipe = dict(RECIPES[args.recipe])
+    if args.minutes:                      # epochs: an upper bound only (None: as many as fit)
+        recipe.update(minutes=args.minutes, epochs=args.epochs)
+    elif args.epochs:
+        recipe["epochs"] = args.epochs
+    ds = data.load(args.data)
+    ds, n_leaks = audit.without_train_leaks(ds)
+    print(f"Dropped {n_leaks} Training images that are pixel-identical to a test image (leakage).")
+    device = configure_device()
+    train.set_seeds(args.seed)
+    augment = models.augmentation(erasing=recipe.get("erasing", 0.0))
+    model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
+                         augment=augment, crop=recipe.get("crop", 0))
+    fit_args = {k: v for k, v in recipe.items() if k not in ("model", "erasing", "crop")}
+    try:
+        train.fit(model, ds, out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
+    except KeyboardInterrupt:
+        again = " ".join(["python -m helpers.train", *(argv if argv is not None else sys.argv[1:])])
+        print(f"\nInterrupted: {train.backed_up_epochs(out)} epoch(s) are finished and backed up in {out}. "
+              f"The same command resumes there: {again}", file=sys.stderr)
+        return 130
+    log = train.read_log(out)
+    report = evaluate.split_scores(model, ds, ("public", "private"))
+    flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
+             + (f" --epochs {args.epochs}" if args.epochs else ""))
+    meta = {"recipe": {"name": args.recipe, **recipe}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
+            "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
+            "train_wall_minutes": round(sum(log.get("epoch_seconds", [])) / 60, 1),
+            "hardware": device, "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
+            "scores": report, "keras": keras.__version__,
+            "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
+    print(json.dumps(meta, indent=2))
+    write_text(out / "result.json", json.dumps({"labels": list(ds.classes), **meta}, indent=2))
+    if args.ship:
+        shipped.ship_if_better(model, ds.classes, meta, out, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
