@@ -2,21 +2,30 @@
 
 The notebooks tell the story; this package does the work. Modules are named for what they do:
 
+- ``helpers.dataset``  the Dataset container, class names, image conversion, stratified splits
 - ``helpers.data``     find and load FER datasets (CSV, Kaggle folders, any class-per-folder set, demo faces)
 - ``helpers.demo``     the procedurally drawn demo dataset used when no real data is found
 - ``helpers.audit``    duplicates, train/test leakage and near-blank images
 - ``helpers.balance``  class weights, over-/under-sampling, augmentation to balance
+- ``helpers.backend``  Keras imported without TensorFlow's start-up noise; device and precision settings
 - ``helpers.models``   Keras 3 models, each built by one function
-- ``helpers.train``    device settings, seeds, callbacks and the training loop
+- ``helpers.train``    seeds, callbacks, schedules and the training loop (resumable)
+- ``helpers.recipes``  the full training runs and ``python -m helpers.train``
+- ``helpers.shipped``  the shipped model: where it is, its metadata, loading it, replacing it if better
 - ``helpers.features`` pixels, HOG, LBP, Gabor and CNN activations as scikit-learn transformers
 - ``helpers.svm``      PCA+SVM pipelines, the cross-validated search, Nystroem, flip TTA
 - ``helpers.evaluate`` metrics, reports, confidence intervals, McNemar, calibration, cross-dataset scores
 - ``helpers.saliency`` gradient, stretched, SmoothGrad and Grad-CAM maps, and their sanity check
-- ``helpers.faces``    faces in photos: Haar-cascade detection, crops, classification, drawing, a widget
+- ``helpers.faces``    faces in photos: Haar-cascade detection, crops, classification, drawing
+- ``helpers.gallery``  sample photos and the JupyterLab widget of notebook 06
 - ``helpers.predict``  ``python -m helpers.predict PHOTO``: the photo pipeline from a terminal
 - ``helpers.plots``    figures, saved into the run folder as well as shown
-- ``helpers.record``   the metrics JSON each notebook writes for the runner
+- ``helpers.notebook`` what the modelling notebooks do first: run size, their data, the CNN they study
+- ``helpers.record``   the metrics JSON and figures each notebook writes for the runner
+- ``helpers.files``    outputs written atomically
 - ``helpers.run``      ``python -m helpers.run``: execute every notebook with papermill
+- ``helpers.publish``  ``python -m helpers.publish RUN``: executed notebooks as Markdown under docs/
+- ``helpers.student``  ``python -m helpers.student``: the notebooks without their solutions
 """
 
 __version__ = "0.1.0"

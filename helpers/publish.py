@@ -21,14 +21,14 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.data import project_root
+from helpers.data import project_root, without_machine_paths
 from helpers.files import write_text
 
 MAX_LINES = 40                 # printed output longer than this is cut in the middle
 README_FIGURES = {             # docs/figures/<name>.png <- figures/<notebook>/<figure>.png of the run
     "samples_per_class": ("01_data_and_balancing", "samples_per_class"),
     "confusion": ("05_evaluation_and_saliency", "confusion"),
-    "saliency_per_class": ("05_evaluation_and_saliency", "saliency_per_class"),
+    "saliency_bands": ("05_evaluation_and_saliency", "face_bands"),
     "photos": ("06_faces_in_the_wild", "photos"),
 }
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -50,21 +50,36 @@ def _shorten(text: str) -> str:
 
 
 def _tidy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Printed output shortened and stripped of terminal colours; widgets (which need a live kernel) dropped."""
+    """Printed output shortened, stripped of terminal colours and of the machine's absolute paths; widgets
+    (which need a live kernel) dropped."""
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         kept = []
         for out in cell.get("outputs", []):
             if out.output_type == "stream":
-                out.text = _shorten(out.text)
+                out.text = without_machine_paths(_shorten(out.text))
             elif out.output_type == "error":
-                out.traceback = [ANSI.sub("", line) for line in out.traceback]
+                out.traceback = [without_machine_paths(ANSI.sub("", line)) for line in out.traceback]
             elif "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
                 continue
+            for kind in ("text/plain", "text/html", "text/markdown"):
+                if kind in out.get("data", {}):
+                    out.data[kind] = without_machine_paths(out.data[kind])
             kept.append(out)
         cell.outputs = kept
     return nb
+
+
+def _portable(value):
+    """A summary's values with the machine's absolute paths cut (see ``data.without_machine_paths``)."""
+    if isinstance(value, str):
+        return without_machine_paths(value)
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    return value
 
 
 def publish(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
@@ -90,17 +105,26 @@ def publish(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
             (out / rel).write_bytes(data)
         header = (f"<!-- published by python -m helpers.publish; code fingerprint {code_fingerprint(nb)} -->\n"
                   f"*Executed copy of [`notebooks/{name}.ipynb`](../../notebooks/{name}.ipynb): run of "
-                  f"{summary['started'][:10]} on {summary['data'].split('/')[-1] or summary['data']} "
+                  f"{summary['started'][:10]} on {without_machine_paths(summary['data'])} "
                   f"({'FAST_MODE' if summary['fast'] else 'full'}), {entry['seconds']:.0f} s on "
                   f"{summary.get('machine', 'a 2-core CPU')}.*\n\n")
         written.append(write_text(out / f"{name}.md", header + body))
-    figures = project_root() / "docs" / "figures"
-    figures.mkdir(parents=True, exist_ok=True)
+    write_text(out / "summary.json", json.dumps(_portable(summary), indent=1))     # the figures tests compare
     for target, (notebook, figure) in README_FIGURES.items():
         source = run_dir / "figures" / notebook / f"{figure}.png"
         if source.exists():
-            shutil.copyfile(source, figures / f"{target}.png")
+            _thumbnail(source, project_root() / "docs" / "figures" / f"{target}.png")
     return written
+
+
+def _thumbnail(source: Path, target: Path, width: int = 600) -> None:
+    """A copy of a figure at most ``width`` pixels wide in 256 colours, for the README's strip of figures."""
+    from PIL import Image                                   # Pillow comes with matplotlib
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+        image.thumbnail((width, 10 * width), Image.Resampling.LANCZOS)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        image.quantize(256).save(target, optimize=True)
 
 
 def main(argv=None) -> int:

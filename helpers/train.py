@@ -211,6 +211,21 @@ def make_optimizer(name: str = "nadam", lr: float = 1e-3, ema: float | None = No
     raise ValueError(f"unknown optimizer {name!r}: use 'nadam', 'adam' or 'sgd'")
 
 
+def ema_for_run(ema: float | None, steps: int | None, verbose: int = 1) -> float | None:
+    """The weight average to use in a run of ``steps`` optimisation steps (``None``: not known in advance).
+
+    An average with momentum ``ema`` spans about ``1 / (1 - ema)`` steps (0.998: ~500) and starts from the
+    random initial weights; in a run shorter than three spans it is still mostly the random start when it
+    is validated, so validation stays near chance while training accuracy climbs. Such runs (FAST_MODE, the
+    demo set, a small dataset of your own) validate and keep the raw weights instead, and say so."""
+    if ema and steps is not None and steps < 3 / (1 - ema):
+        if verbose:
+            print(f"Weight average off: EMA {ema} averages over ~{round(1 / (1 - ema))} steps, and this run has "
+                  f"only {steps}; the raw weights are validated and kept.")
+        return None
+    return ema
+
+
 def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | None = 30,
         batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights",
         weight_power: float = 1.0, label_smoothing: float = 0.0, patience: int | None = 10,
@@ -242,6 +257,8 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
     elif imbalance != "none":
         raise ValueError(f"imbalance must be 'weights', 'oversample' or 'none', not {imbalance!r}")
 
+    ema = ema_for_run(ema, steps=math.ceil(len(y_train) / batch_size) * epochs if epochs and not minutes else None,
+                      verbose=verbose)
     model.compile(optimizer=make_optimizer(optimizer, lr, ema, weight_decay),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                   metrics=["accuracy"], jit_compile=jit_compile)

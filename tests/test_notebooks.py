@@ -94,35 +94,38 @@ def test_data_notebook(fast_run):
 def test_cnn_notebook_learns(fast_run):
     m = metrics(fast_run, "02")
     assert m["cnn_used_shipped"] is False and m["cnn_epochs"] >= 3       # FAST_MODE trains a model itself
-    assert m["cnn_public_accuracy"] > m["chance_accuracy"]                 # better than chance on held-out data
-    assert m["cnn_private_tta"] in {"no TTA", "flip TTA", "flip + shifts TTA"}         # chosen on PublicTest
-    assert 0 <= m["cnn_private_accuracy"] <= 1 and m["precision_policy"] in {"float32", "mixed_bfloat16", "mixed_float16"}
+    assert m["cnn_public_accuracy"] > m["chance_accuracy"] + 0.02          # above chance on held-out faces
+    assert m["cnn_private_accuracy_no_tta"] > m["chance_accuracy"] + 0.02
+    public = {"no TTA": m["cnn_public_accuracy"], "flip TTA": m["cnn_public_accuracy_tta"],
+              "flip + shifts TTA": m["cnn_public_accuracy_shift_tta"]}
+    assert public[m["cnn_private_tta"]] == max(public.values())            # the TTA option PublicTest chose
 
 
 def test_pca_svm_notebook(fast_run):
     m = metrics(fast_run, "03")
     assert m["pca_svm_best_kernel"] in {"linear", "poly", "rbf"}
     assert m["svm_fit_seconds"] > 0 and m["pca_svm_fit_seconds"] > 0
-    assert m["svm_private_accuracy"] > m["chance_accuracy"]           # even on the small FAST subset
-    assert m["svm_best_pipeline"] in {"pixels + PCA + SVM", "HOG+LBP+Gabor+pixels + PCA + SVM",
-                                      "HOG+LBP+Gabor+pixels + PCA + SVM, flip TTA",
-                                      "HOG+LBP+Gabor+pixels + PCA + Nystroem + linear SVM"}
+    assert m["svm_private_accuracy"] > m["chance_accuracy"] + 0.15    # even on the small FAST subset
+    assert m["pca_svm_private_accuracy"] > m["chance_accuracy"] + 0.05    # the studies' pixels + PCA + SVM
 
 
 def test_stacking_notebook(fast_run):
     m = metrics(fast_run, "04")
-    assert 0 <= m["mcnemar_p"] <= 1 and m["mcnemar_cnn_only"] >= 0 and m["mcnemar_stack_only"] >= 0
-    assert m["stacking_ci_low"] <= m["stacking_private_accuracy"] <= m["stacking_ci_high"]
-    assert 0 < m["cnn_private_accuracy"] <= 1 and m["n_features"] > 0
+    from scipy.stats import binomtest
+    a, b = m["mcnemar_cnn_only"], m["mcnemar_stack_only"]           # the p-value belongs to the counts logged
+    assert m["mcnemar_p"] == pytest.approx(binomtest(a, a + b, 0.5).pvalue)
+    assert m["stacking_ci_low"] < m["stacking_private_accuracy"] < m["stacking_ci_high"]
+    assert m["stacking_ci_high"] - m["stacking_ci_low"] < 0.25            # a 95% interval, not a formality
+    assert m["stacking_private_accuracy"] > m["chance_accuracy"] + 0.05 and m["n_features"] > 0
     # the classical row is notebook 03's result, read from the run folder, not refitted
     assert m["svm_private_accuracy"] == pytest.approx(metrics(fast_run, "03")["svm_private_accuracy"])
 
 
 def test_evaluation_notebook(fast_run):
     m = metrics(fast_run, "05")
-    assert 0 <= m["ece_before"] <= 1 and 0 <= m["ece_after"] <= 1 and m["temperature"] > 0
-    for method in ("gradient", "stretched", "smoothgrad", "gradcam"):
-        assert -1 <= m[f"sanity_spearman_{method}"] <= 1
+    assert 0.3 < m["temperature"] < 5                                 # a temperature, not a runaway fit
+    assert m["ece_after"] <= m["ece_before"] + 0.05                     # fitted on PublicTest, no worse on Private
+    assert m["sanity_spearman_gradient"] < 0.5      # the plain gradient changes when the model is randomised
     pixel_methods = ("gradient", "stretched", "smoothgrad")        # the bands use the one least like random
     assert m["bands_measured_with"] == min(pixel_methods, key=lambda k: m[f"sanity_spearman_{k}"])
     bands = [v for k, v in m.items() if k.startswith("band_happy_")]

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import data, demo, evaluate, models, shipped, train
+from helpers import data, demo, evaluate, models, recipes, shipped, train
 
 
 def test_warmup_cosine_schedule():
@@ -166,7 +166,7 @@ def test_shipped_model_round_trip(tiny, tmp_path):
 def test_ema_checkpoint_holds_the_weights_that_were_validated(tiny, tmp_path):
     out = tmp_path / "run"
     model = _small_model(tiny)
-    train.fit(model, tiny, out, epochs=3, batch_size=16, lr=3e-3, ema=0.9, patience=None, jit_compile=False,
+    train.fit(model, tiny, out, epochs=3, batch_size=16, lr=3e-3, ema=0.6, patience=None, jit_compile=False,
               verbose=0)
     assert model.optimizer.use_ema
     log = train.read_log(out)
@@ -265,7 +265,7 @@ def _kill_at_backup(monkeypatch, epoch, when):
 @pytest.mark.parametrize("when", ["after", "before"])
 def test_a_run_killed_around_its_backup_resumes_with_a_complete_log(tiny, tmp_path, monkeypatch, when):
     out = tmp_path / "run"
-    kwargs = dict(epochs=4, batch_size=32, lr=3e-3, ema=0.9, jit_compile=False, verbose=0)
+    kwargs = dict(epochs=4, batch_size=32, lr=3e-3, ema=0.5, jit_compile=False, verbose=0)
     _kill_at_backup(monkeypatch, epoch=1, when=when)
     with pytest.raises(KeyboardInterrupt):
         train.fit(_small_model(tiny), tiny, out, **kwargs)
@@ -288,7 +288,30 @@ def test_ctrl_c_in_the_training_command_says_how_to_resume(tmp_path, monkeypatch
     monkeypatch.setattr(train, "fit", interrupted)
     monkeypatch.setattr(data, "load", lambda *a, **k: demo.make_dataset(per_class=3))
     argv = ["--recipe", "cpu_compact", "--data", "demo", "--out", str(tmp_path / "run")]
-    assert train.main(argv) == 130
+    assert recipes.main(argv) == 130
     err = capsys.readouterr().err
     assert "Interrupted: 0 epoch(s) are finished" in err
     assert f"python -m helpers.train {' '.join(argv)}" in err and "Traceback" not in err
+
+
+def test_the_training_command_keeps_its_name():
+    """``python -m helpers.train`` (quoted in the shipped model's .json and the docs) runs helpers.recipes."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "helpers.train", "--help"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and "--recipe" in proc.stdout and "cpu_wide_ema" in proc.stdout
+
+
+def test_a_run_too_short_for_the_weight_average_validates_what_it_trains(tmp_path, capsys):
+    """ema=0.998 averages ~500 steps: over 10 epochs of 14 steps it would still be the random start, and
+    validation would sit at chance while training accuracy climbs (what the demo set showed)."""
+    ds = demo.make_dataset(per_class=40, seed=1)
+    train.set_seeds(0)
+    model = models.vgg_cnn(widths=(16, 32), dense=32, augment=False, n_classes=7, bn_momentum=0.9)
+    history = train.fit(model, ds, tmp_path / "run", epochs=10, batch_size=16, lr=3e-3, ema=0.998, patience=None,
+                        jit_compile=False, verbose=1)
+    assert "Weight average off" in capsys.readouterr().out and not model.optimizer.use_ema
+    assert max(history["accuracy"]) > 0.4                               # it trains...
+    assert max(history["val_accuracy"]) > 1 / 7 + 0.15                   # ...and validation sees it
+    assert train.ema_for_run(0.998, steps=None) == 0.998 and train.ema_for_run(0.998, steps=5000) == 0.998

@@ -1,0 +1,57 @@
+"""The published, executed copies of the notebooks (docs/notebooks/) match the notebooks' code."""
+
+import re
+
+import nbformat
+import pytest
+
+from helpers import publish
+from helpers.data import project_root
+from helpers.run import notebooks
+
+DOCS = project_root() / "docs" / "notebooks"
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_the_published_copy_matches_the_notebook(path):
+    published = DOCS / f"{path.stem}.md"
+    assert published.exists(), f"{published} missing: python -m helpers.publish RUN_DIR (README)"
+    found = re.search(r"code fingerprint ([0-9a-f]{16})", published.read_text())
+    assert found, f"{published}: no code fingerprint in its first line"
+    current = publish.code_fingerprint(nbformat.read(path, as_version=4))
+    assert found.group(1) == current, (f"{path.name} changed since it was published: run the workbook on "
+                                       f"FER2013 and python -m helpers.publish RUN_DIR (README)")
+
+
+def test_the_published_copies_stay_small():
+    files = [p for p in (project_root() / "docs").rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) < 8 * 2**20          # a few MB in all
+    assert all(p.stat().st_size < 1 * 2**20 for p in files)           # no single huge figure or output
+
+
+def test_the_fingerprint_sees_code_but_not_the_injected_parameters():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    before = publish.code_fingerprint(nb)
+    injected = nbformat.v4.new_code_cell("FAST_MODE = True")
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(0, injected)
+    assert publish.code_fingerprint(nb) == before
+    nb.cells[-1].source = "x = 2"
+    assert publish.code_fingerprint(nb) != before
+
+
+def test_the_readme_quotes_the_published_run_and_it_reproduces_the_shipped_model():
+    import json
+
+    from helpers import shipped
+    summary = json.loads((DOCS / "summary.json").read_text())
+    m = {nb["name"][:2]: nb["metrics"] for nb in summary["notebooks"]}
+    readme = (project_root() / "README.md").read_text()
+    quoted = {"pixels + PCA + SVM": m["03"]["pca_svm_private_accuracy"], "best classical": m["03"]["svm_private_accuracy"],
+              "CNN + SVM": m["04"]["stacking_private_accuracy"], "CNN": m["04"]["cnn_private_accuracy"],
+              "CNN, TTA chosen on PublicTest": m["02"]["cnn_private_accuracy"]}
+    missing = {name: f"{value:.1%}" for name, value in quoted.items() if f"{value:.1%}" not in readme}
+    assert not missing, f"README's results table does not show the published run's figures {missing}"
+    recorded = shipped.metadata()["scores"]["private"]["accuracy_shift_tta"]     # measured when it was shipped
+    assert m["02"]["cnn_private_tta"] == "flip + shifts TTA"
+    assert m["02"]["cnn_private_accuracy"] == pytest.approx(recorded, abs=0.002)   # bfloat16 rounding across CPUs
