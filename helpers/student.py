@@ -37,8 +37,6 @@ def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in edition.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-        cell.pop("id", None)
-    nbformat.validator.normalize(edition)
     return edition
 
 
