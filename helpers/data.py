@@ -109,6 +109,7 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
     """
     size = (size, size) if isinstance(size, int) else tuple(size)
     found = find_data(path)
+    demo.IN_USE = found is None
     if found is None:
         ds = demo.make_dataset(per_class=demo_per_class, size=size, channels=channels, seed=seed)
         if verbose:

@@ -17,6 +17,11 @@ from helpers.dataset import Dataset, canonical_class, stratified_assign, to_uint
 
 CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
+#: Whether the data this process loaded last (``helpers.data.load``) is the demo set; while it is, every
+#: figure a notebook saves (``Run.save_fig``) carries a DEMO DATA banner, so no one mistakes it for FER2013's.
+IN_USE = False
+BANNER = "DEMO DATA (generated cartoon faces): not FER2013 results"
+
 # Per class: brow lift (+ up), brow slant (+ inner ends down), eye openness, mouth shape and curvature.
 _STYLE = {
     "angry":    dict(brow_lift=-0.6, brow_slant=1.0, eye_open=0.7, mouth="line", curve=0.0),

@@ -12,6 +12,7 @@ import math
 import os
 from pathlib import Path
 
+from helpers import demo
 from helpers.data import project_root
 from helpers.files import atomic_path, write_text
 
@@ -56,7 +57,11 @@ class Run:
         return self.metrics
 
     def save_fig(self, fig, name: str, dpi: int = 110) -> Path:
-        """Save a matplotlib figure as ``figures/<notebook>/<name>.png`` in the run folder."""
+        """Save a matplotlib figure as ``figures/<notebook>/<name>.png`` in the run folder. On the demo set
+        the figure (as saved and as shown) gets a red DEMO DATA line above it."""
+        if demo.IN_USE and not any(t.get_text() == demo.BANNER for t in fig.texts):
+            fig.text(0.5, 1.0, demo.BANNER, ha="center", va="bottom", color="crimson", fontsize=11,
+                     fontweight="bold")
         path = self.figure_dir / f"{name}.png"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight")

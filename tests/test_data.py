@@ -224,3 +224,22 @@ def test_a_non_numeric_pixel_names_the_row_and_column(fer_csv):
 def test_a_missing_path_names_how_it_was_given(tmp_path):
     with pytest.raises(FERDataError, match=r"nowhere: no such file or folder \(--data\)"):
         data.find_data(tmp_path / "nowhere", given_as="--data")
+
+
+def test_figures_made_on_the_demo_set_say_so(kaggle_folders):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.record import Run
+
+    def banner_after_loading(source):
+        data.load(source, verbose=False)
+        fig, ax = plt.subplots()
+        ax.plot([0, 1])
+        Run("test_notebook").save_fig(fig, "curve")
+        plt.close(fig)
+        return [t.get_text() for t in fig.texts]
+
+    assert banner_after_loading("demo") == [demo.BANNER]
+    assert banner_after_loading(kaggle_folders) == []                 # real data: no banner
