@@ -20,6 +20,7 @@ import numpy as np
 
 from helpers import FERDataError
 from helpers.data import to_uint8
+from helpers.files import atomic_path
 
 CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -147,7 +148,6 @@ class Predictor:
 
 def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write an image file (format from the suffix) atomically; an error naming the file if it cannot be."""
-    from helpers.files import atomic_path
     path = Path(path)
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), image):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import re
@@ -108,6 +109,9 @@ def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", error=f"cell {err.exec_count}: {err.ename}: {err.evalue}")
     except KeyboardInterrupt:
+        # the kernel is shut down mid-cell: nbclient's pending task then ends with "Kernel died", which asyncio
+        # would print as a traceback when it is garbage-collected; the interruption is reported below instead
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         interrupted = True
         entry.update(status="interrupted", error=f"interrupted (Ctrl-C) in code cell {progress.cell} of "
                                                  f"{len(progress.code_cells)}")
