@@ -5,9 +5,10 @@ The notebooks tell the story; this package does the work. Modules are named for 
 - ``helpers.dataset``  the Dataset container, class names, image conversion, stratified splits
 - ``helpers.data``     find and load FER datasets (CSV, Kaggle folders, any class-per-folder set, demo faces)
 - ``helpers.demo``     the procedurally drawn demo dataset used when no real data is found
+- ``helpers.pack``     a dataset in one small file, to carry it to a GPU machine (``python -m helpers.pack``)
 - ``helpers.audit``    duplicates, train/test leakage and near-blank images
 - ``helpers.balance``  class weights, over-/under-sampling, augmentation to balance
-- ``helpers.backend``  Keras imported without TensorFlow's start-up noise; device and precision settings
+- ``helpers.backend``  Keras imported quietly; device and precision settings and input gradients per backend
 - ``helpers.models``   Keras 3 models, each built by one function
 - ``helpers.train``    seeds, callbacks, schedules and the training loop (resumable)
 - ``helpers.recipes``  the full training runs and ``python -m helpers.train``

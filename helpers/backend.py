@@ -1,6 +1,11 @@
 """Keras and its backend, imported once and quietly (``from helpers.backend import keras``), and the device
 settings (:func:`configure_device`): the one place for what depends on the machine and the backend.
 
+Everything else in ``helpers`` is Keras 3 and NumPy, so it runs on whichever backend ``KERAS_BACKEND`` names
+(``tensorflow`` by default, ``jax`` or ``torch``). The two things Keras does not abstract live here:
+finding the accelerator and picking the precision (:func:`configure_device`), and the gradient of a score
+with respect to an input (:func:`input_gradient`, for the saliency maps).
+
 TensorFlow writes start-up lines straight to the process's standard error (file descriptor 2), below Python
 and ignoring ``TF_CPP_MIN_LOG_LEVEL``: ``oneDNN custom operations are on``, ``Could not find cuda drivers``
 and, on every machine without an NVIDIA GPU, ``failed call to cuInit: ... CUDA error``. None of them is a
@@ -17,6 +22,8 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 #: Start-up lines of TensorFlow/XLA that say nothing is wrong (matched anywhere in the line).
 NOISE = re.compile("|".join([
@@ -81,39 +88,100 @@ def _cpu_flags() -> set:
     return set(line.split(":", 1)[-1].split())
 
 
-def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True) -> dict:
-    """Pick the fastest settings for this machine and say which.
+def _accelerators() -> list:
+    """The GPUs the backend can use (empty on a CPU-only machine)."""
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices("GPU")
+        for gpu in gpus:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        return gpus
+    if name == "jax":
+        import jax
+        return [d for d in jax.devices() if d.platform == "gpu"]
+    if name == "torch":
+        import torch
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
 
-    GPU: ``mixed_float16`` and XLA left to Keras. CPU: XLA off (``jit_compile=False`` trained 2x faster here)
+
+def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True) -> dict:
+    """Pick the fastest settings for this machine and backend, and say which.
+
+    GPU: mixed precision (``mixed_bfloat16`` where the GPU has bfloat16 units, which needs no loss scaling;
+    ``mixed_float16`` on older GPUs) and XLA where the backend compiles well (TensorFlow: left to Keras; JAX
+    always compiles; torch: off). CPU: XLA off for TensorFlow (``jit_compile=False`` trained 2x faster here), on
+    for JAX
     and ``mixed_bfloat16`` when the CPU has bfloat16 units (AMX or AVX512-BF16; measured with
     ``benchmarks/train_throughput.py``: about 2x for the VGG-style CNNs with AMX, 1.13x for ``wide_cnn`` and
     no loss for ``compact_cnn`` with AVX512-BF16 alone). ``mixed_precision=False`` forces float32.
-    Returns ``{'device', 'policy', 'jit_compile', 'cpu'}``; pass ``jit_compile`` to ``model.compile``.
+    Returns ``{'device', 'policy', 'jit_compile', 'cpu', 'backend'}``; pass ``jit_compile`` to ``model.compile``.
     """
-    import tensorflow as tf
-    gpus = tf.config.list_physical_devices("GPU")
+    backend = keras.backend.backend()
+    gpus = _accelerators()
     flags = _cpu_flags()
     if gpus:
-        device, jit, policy = f"GPU x{len(gpus)}", "auto", "mixed_float16"
-        for gpu in gpus:
-            tf.config.experimental.set_memory_growth(gpu, True)
+        device, jit = f"GPU x{len(gpus)}", ("auto" if backend != "torch" else False)
+        policy = "mixed_bfloat16" if _gpu_has_bfloat16(backend) else "mixed_float16"
     else:
-        device, jit = f"CPU ({platform.processor() or platform.machine()}, {_cpu_count()} cores)", False
+        device = f"CPU ({platform.processor() or platform.machine()}, {_cpu_count()} cores)"
+        jit = "auto" if backend == "jax" else False       # JAX without its compiler runs op by op: far slower
         policy = "mixed_bfloat16" if flags & {"amx_bf16", "avx512_bf16"} else "float32"
     if mixed_precision is False or mixed_precision == "float32":
         policy = "float32"
     elif isinstance(mixed_precision, str) and mixed_precision != "auto":
         policy = mixed_precision
     keras.mixed_precision.set_global_policy(policy)
-    info = {"device": device, "policy": policy, "jit_compile": jit,
+    info = {"device": device, "policy": policy, "jit_compile": jit, "backend": backend,
             "cpu": "AMX" if "amx_bf16" in flags else ("AVX512" if "avx512f" in flags else "x86/other")}
     if verbose:
-        print(f"Training on {device}; precision policy {policy}; jit_compile={jit}")
+        print(f"Training on {device} with Keras' {backend} backend; precision policy {policy}; jit_compile={jit}")
     return info
+
+
+def _gpu_has_bfloat16(backend: str) -> bool:
+    """Whether the first GPU computes in bfloat16 natively (NVIDIA compute capability 8.0 or newer)."""
+    try:
+        if backend == "torch":
+            import torch
+            return torch.cuda.get_device_capability(0) >= (8, 0)
+        if backend == "jax":
+            import jax
+            return float(getattr(jax.devices("gpu")[0], "compute_capability", "0")) >= 8.0
+        import tensorflow as tf
+        details = tf.config.experimental.get_device_details(tf.config.list_physical_devices("GPU")[0])
+        return details.get("compute_capability", (0, 0)) >= (8, 0)
+    except Exception:                                   # unknown: float16 with loss scaling works everywhere
+        return False
+
+
+def input_gradient(score, x) -> np.ndarray:
+    """d ``score(x).sum()`` / d ``x`` as a NumPy array, on whichever backend Keras runs: ``score`` maps a
+    batch (a backend tensor) to one number per sample using Keras ops and models; ``x`` is a float32 array.
+    Samples are independent, so each row of the result is that sample's own gradient."""
+    backend = keras.backend.backend()
+    x = np.asarray(x, dtype="float32")
+    if backend == "tensorflow":
+        import tensorflow as tf
+        t = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            total = tf.reduce_sum(score(t))
+        return tape.gradient(total, t).numpy()
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+        return np.asarray(jax.grad(lambda t: jnp.sum(score(t)))(jnp.asarray(x)))
+    if backend == "torch":
+        t = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)     # on Keras' device (GPU if any)
+        score(t).sum().backward()
+        return t.grad.detach().cpu().numpy()
+    raise NotImplementedError(f"input_gradient: Keras backend {backend!r} is not supported")
 
 
 def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-__all__ = ["keras", "configure_device", "quiet_stderr", "keep", "NOISE"]
+__all__ = ["keras", "configure_device", "input_gradient", "quiet_stderr", "keep", "NOISE"]

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from helpers import FERDataError, demo
+from helpers import FERDataError, demo, pack
 from helpers.dataset import SPLITS, SYNONYMS, Dataset, canonical_class, stratified_assign, to_uint8
 
 #: FER2013's CSV codes, in code order (0 = angry ... 6 = neutral).
@@ -97,23 +97,32 @@ def read_image(path: str | os.PathLike, size=(48, 48), channels: int = 1) -> np.
 def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, channels: int = 1,
          class_map: dict | None = None, seed: int = 0, public_fraction: float = 0.1,
          private_fraction: float = 0.1, max_bad_fraction: float = 0.01, cache: bool = True,
-         demo_per_class: int = 400, verbose: bool = True) -> Dataset:
+         demo_per_class: int | None = None, verbose: bool = True) -> Dataset:
     """Load a dataset into memory: images uint8 (N, size, size, channels), labels, classes and splits.
 
-    ``path``: a FER2013 CSV, a folder (Kaggle FER2013 layout or any class-per-folder set), ``'demo'``,
+    ``path``: a FER2013 CSV, a folder (Kaggle FER2013 layout or any class-per-folder set), a pack written
+    by ``python -m helpers.pack`` (``.npz``), ``'demo'``,
     or ``None`` to look in ``$FER_DATA`` then ``data/`` and fall back to the generated demo faces.
     ``class_map``: extra folder-name -> class-name mappings (e.g. AffectNet's ``{'0': 'neutral', ...}``).
     Images without a split of their own get a stratified one (``public_fraction``, ``private_fraction``,
     ``seed``). Up to ``max_bad_fraction`` of the images may be unreadable: they are skipped and listed in
     ``Dataset.skipped``; more than that is an error. A second load of the same files comes from a cache.
+    ``demo_per_class``: the demo set's size when no data is found: ``None`` for the FER2013-shaped set (about
+    4,000 faces, see :func:`helpers.demo.make_dataset`), a number for a small, balanced, clean one.
     """
     size = (size, size) if isinstance(size, int) else tuple(size)
     found = find_data(path)
     demo.IN_USE = found is None
     if found is None:
-        ds = demo.make_dataset(per_class=demo_per_class, size=size, channels=channels, seed=seed)
+        ds = demo.make_dataset(per_class=demo_per_class, size=size, channels=channels, seed=seed,
+                               public_fraction=public_fraction, private_fraction=private_fraction)
         if verbose:
             demo.announce(ds)
+        return ds
+    if pack.is_pack(found):                             # python -m helpers.pack: one file, decoded in seconds
+        ds = pack.read(found, size, channels)
+        if verbose:
+            print(f"Loaded {ds!r}")
         return ds
     options = dict(size=size, channels=channels, class_map=class_map, seed=seed,
                    public_fraction=public_fraction, private_fraction=private_fraction)

@@ -3,9 +3,13 @@
 Each face is a drawing whose expression is set by three parts, as in the Facial Action Coding System's
 broad strokes: the **mouth** (smile, frown, open), the **brows** (raised, lowered, slanted) and the **eyes**
 (wide, normal, narrowed). Pose, size, lighting, blur and noise vary at random, and the strength of each
-part varies too, so the classes overlap a little. It is a stand-in to make every notebook run anywhere; it is
-NOT FER2013, and numbers measured on it say nothing about real faces. It has one use real data lacks:
-the class is known to live in the mouth, brow and eye regions, a ground truth for saliency maps.
+part varies too, so the classes overlap a little. The set is shaped like FER2013 so that every notebook's
+lesson shows on it: FER2013's class proportions (a rare *disgust*), label noise between classes annotators
+confuse, pixel-identical duplicates (some across splits, some relabelled) and a few blank frames.
+
+It is a stand-in to make every notebook run anywhere; it is NOT FER2013, and numbers measured on it say
+nothing about real faces. It has one use real data lacks: the class is known to live in the mouth, brow and
+eye regions, a ground truth for saliency maps.
 """
 
 from __future__ import annotations
@@ -96,22 +100,72 @@ def draw_face(label: str, rng: np.random.Generator, size: int = 48) -> np.ndarra
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def make_dataset(per_class: int = 400, size=(48, 48), channels: int = 1, seed: int = 0,
+#: FER2013's class sizes (all 35,887 images), so the demo set is as unbalanced as the real one: ``disgust``
+#: is 1.5% of the faces, ``happy`` a quarter.
+FER2013_COUNTS = {"angry": 4953, "disgust": 547, "fear": 5121, "happy": 8989, "neutral": 6198, "sad": 6077,
+                  "surprise": 4002}
+
+#: The classes a tired annotator might pick instead (FER2013's confusions): where label noise sends a face.
+CONFUSED_WITH = {"angry": ("sad", "neutral"), "disgust": ("angry",), "fear": ("surprise", "sad"),
+                 "happy": ("neutral",), "neutral": ("sad", "angry"), "sad": ("neutral", "fear"),
+                 "surprise": ("fear",)}
+
+
+def _drawn_counts(n: int, label_noise: float) -> dict:
+    """How many faces of each class to draw so that, after label noise moves some labels to a confused
+    class, the labels have FER2013's proportions (on average): solves ``noise.T @ drawn = target``."""
+    k = len(FER2013_COUNTS)
+    noise = np.eye(k) * (1 - label_noise)
+    for i, name in enumerate(CLASSES[:k]):
+        for other in CONFUSED_WITH[name]:
+            noise[i, CLASSES.index(other)] += label_noise / len(CONFUSED_WITH[name])
+    target = np.array([FER2013_COUNTS[c] for c in CLASSES[:k]], float)
+    drawn = np.linalg.solve(noise.T, target * n / target.sum())
+    return {c: max(2, round(d)) for c, d in zip(CLASSES[:k], drawn)}
+
+
+def make_dataset(n: int = 4000, *, per_class: int | None = None, size=(48, 48), channels: int = 1,
+                 seed: int = 0, label_noise: float = 0.08, duplicates: float = 0.015, blanks: int = 6,
                  public_fraction: float = 0.1, private_fraction: float = 0.1) -> Dataset:
-    """``per_class`` generated faces for each of the 7 FER2013 classes, split 80/10/10 (stratified)."""
+    """About ``n`` generated faces shaped like FER2013: its seven classes in its proportions (a rare
+    ``disgust``), ``label_noise`` of the labels swapped for a class an annotator could confuse it with, a
+    ``duplicates`` share of extra pixel-identical copies (some landing in another split, some relabelled),
+    ``blanks`` near-blank images with arbitrary labels, and an 80/10/10 stratified split into Training,
+    PublicTest and PrivateTest. Notebook 01's audit finds all of it, as it does in FER2013.
+
+    ``per_class``: instead, a balanced, clean set of that many faces per class (no noise, duplicates or
+    blanks): small, predictable data for tests and quick checks.
+    """
     size = (size, size) if isinstance(size, int) else tuple(size)
     rng = np.random.default_rng(seed)
-    images, labels = [], []
-    for c, name in enumerate(CLASSES):
-        for _ in range(per_class):
-            face = draw_face(name, rng, 48)
-            images.append(to_uint8(face, size, channels))
-            labels.append(c)
-    labels = np.array(labels, dtype=np.int64)
+    if per_class is not None:
+        counts = dict.fromkeys(CLASSES, per_class)
+        label_noise, duplicates, blanks = 0.0, 0.0, 0
+    else:
+        counts = _drawn_counts(n, label_noise)
+    drawn = [c for c, k in counts.items() for _ in range(k)]
+    images = [to_uint8(draw_face(name, rng, 48), size, channels) for name in drawn]
+    labels = np.array([CLASSES.index(name) for name in drawn], dtype=np.int64)
+    kinds = ["face"] * len(labels)
+    for i in np.flatnonzero(rng.random(len(labels)) < label_noise):          # label noise
+        labels[i] = CLASSES.index(rng.choice(CONFUSED_WITH[drawn[i]]))
+        kinds[i] = f"face drawn {drawn[i]}"
+    for i in rng.choice(len(drawn), round(duplicates * len(drawn)), replace=False):   # duplicates
+        relabel = rng.random() < 0.25
+        images.append(images[i])
+        labels = np.append(labels, CLASSES.index(rng.choice(CONFUSED_WITH[drawn[i]])) if relabel else labels[i])
+        kinds.append(f"copy of {i}" + (", relabelled" if relabel else ""))
+    for _ in range(blanks):                                                   # blank frames, any label
+        grey = np.full((48, 48), rng.uniform(20, 235)) + rng.normal(0, 0.8, (48, 48))
+        images.append(to_uint8(np.clip(grey, 0, 255).astype(np.uint8), size, channels))
+        labels = np.append(labels, rng.integers(len(CLASSES)))
+        kinds.append("blank")
     splits = stratified_assign(labels, {"public": public_fraction, "private": private_fraction}, seed)
-    paths = np.array([f"demo:{CLASSES[c]}:{i}" for i, c in enumerate(labels)])
+    paths = np.array([f"demo:{i}:{CLASSES[c]} ({kind})" for i, (c, kind) in enumerate(zip(labels, kinds))])
+    shape = f"{per_class} per class" if per_class is not None else (
+        f"FER2013's class shares, {label_noise:.0%} label noise, duplicates and blanks")
     return Dataset(np.stack(images), labels, list(CLASSES), splits, paths,
-                   source=f"demo (generated faces, {per_class} per class, seed {seed})")
+                   source=f"demo (generated faces: {len(labels)}, {shape}; seed {seed})")
 
 
 def write_folders(root, classes=("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"),

@@ -30,9 +30,10 @@ def class_histogram(counts_by_strategy: dict, classes, title: str = "Training im
     """Bars per class for several strategies (``{'original': counts, 'over-sampled': counts, ...}``)."""
     frame = pd.DataFrame(counts_by_strategy, index=list(classes)).rename_axis("class").reset_index()
     frame = frame.melt(id_vars="class", var_name="strategy", value_name="images")
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = plt.subplots(figsize=(10, 3.6))
     sns.barplot(frame, x="class", y="images", hue="strategy", ax=ax)
     ax.set(title=title, xlabel="")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False)   # beside the bars, not on them
     fig.tight_layout()
     return fig
 

@@ -3,6 +3,10 @@
     python -m helpers.run --out runs/fer2013              # a full run on FER2013 (about 30 min on 2 cores)
     python -m helpers.publish runs/fer2013                # -> docs/notebooks/NN_*.md + figures
 
+A run on the demo set publishes only its wall times. Every run time the README and the notebooks' headers
+quote sits between ``<!--rt:KIND/WHAT-->`` and ``<!--/rt-->`` markers and is written from
+``docs/runtimes.json`` (what the runner measured), so there is one source for them; a test checks it.
+
 Each published copy starts with where it came from (data, date, wall time) and a fingerprint of its
 notebook's code; ``tests/test_publish.py`` fails when a notebook's code has changed since it was published,
 so the published copies never drift from the notebooks. Long printed output is cut to its first and last
@@ -92,8 +96,8 @@ def publish(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     entries = {e["name"]: e for e in summary["notebooks"]}
     if not entries or any(e["status"] != "ok" for e in entries.values()):
         raise SystemExit(f"{run_dir}: publish only a run whose notebooks all finished (see summary.json)")
-    if summary.get("demo"):
-        raise SystemExit(f"{run_dir}: a run on the demo set; publish a run on real data")
+    if summary.get("demo") or summary.get("fast"):
+        raise SystemExit(f"{run_dir}: a run on the demo set or in FAST_MODE; publish a full run on real data")
     written = []
     for name, entry in entries.items():
         nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
@@ -110,11 +114,91 @@ def publish(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
                   f"{summary.get('machine', 'a 2-core CPU')}.*\n\n")
         written.append(write_text(out / f"{name}.md", header + body))
     write_text(out / "summary.json", json.dumps(_portable(summary), indent=1))     # the figures tests compare
+    update_runtime_text(record_runtimes(summary))
     for target, (notebook, figure) in README_FIGURES.items():
         source = run_dir / "figures" / notebook / f"{figure}.png"
         if source.exists():
             _thumbnail(source, project_root() / "docs" / "figures" / f"{target}.png")
     return written
+
+
+RUNTIMES = "docs/runtimes.json"
+RUNTIME_MARK = re.compile(r"<!--rt:(\w+)/(\w+)-->(.*?)<!--/rt-->", re.S)
+
+
+def record_runtimes(summary: dict) -> dict:
+    """Store a run's wall times in ``docs/runtimes.json`` under ``fer2013`` (a full run on real data) or
+    ``demo`` (the demo set, always at FAST_MODE size); returns every recorded kind."""
+    kind = "demo" if summary.get("demo") else "fer2013"
+    path = project_root() / RUNTIMES
+    runtimes = json.loads(path.read_text()) if path.exists() else {}
+    runtimes[kind] = {"date": summary["started"][:10], "machine": summary.get("machine", "unknown"),
+                      "total": summary["seconds"],
+                      "notebooks": {nb["name"]: nb["seconds"] for nb in summary["notebooks"]}}
+    write_text(path, json.dumps(runtimes, indent=1) + "\n")
+    return runtimes
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
+
+
+def runtime_text(kind: str, what: str, runtimes: dict) -> str:
+    """What a ``<!--rt:KIND/WHAT-->`` marker shows: a notebook's or the whole run's (``total``) wall time,
+    or ``when`` (machine and date) of the ``fer2013`` or ``demo`` run."""
+    run = runtimes[kind]
+    if what == "when":
+        return f"{run['machine'].replace('(R)', '')}, {run['date']}"
+    return _duration(run["total"] if what == "total" else run["notebooks"][what])
+
+
+def _render(text: str, runtimes: dict) -> str:
+    return RUNTIME_MARK.sub(lambda m: f"<!--rt:{m[1]}/{m[2]}-->{runtime_text(m[1], m[2], runtimes)}<!--/rt-->",
+                            text)
+
+
+def runtime_documents() -> list[Path]:
+    """The files whose run times come from ``docs/runtimes.json``: the README and every notebook."""
+    from helpers.run import notebooks
+    return [project_root() / "README.md", *notebooks()]
+
+
+def update_runtime_text(runtimes: dict | None = None) -> list[Path]:
+    """Rewrite every run-time marker in the README and the notebooks from ``docs/runtimes.json``; returns the
+    files that changed (a notebook's code, and so its fingerprint, is untouched: markers sit in markdown)."""
+    runtimes = runtimes or json.loads((project_root() / RUNTIMES).read_text())
+    changed = []
+    for path in runtime_documents():
+        text = path.read_text()
+        if path.suffix == ".ipynb":
+            nb = nbformat.reads(text, as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "markdown":
+                    cell.source = _render(cell.source, runtimes)
+            new = nbformat.writes(nb) + "\n"
+        else:
+            new = _render(text, runtimes)
+        if new != text:
+            write_text(path, new)
+            changed.append(path)
+    return changed
+
+
+def stale_runtime_text() -> dict:
+    """``{file: [marker, ...]}`` for every run-time marker that does not show what ``docs/runtimes.json``
+    says (empty when everything agrees)."""
+    runtimes = json.loads((project_root() / RUNTIMES).read_text())
+    stale = {}
+    for path in runtime_documents():
+        text = path.read_text()
+        if path.suffix == ".ipynb":
+            text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "markdown")
+        wrong = [m[0] for m in RUNTIME_MARK.finditer(text) if m[3] != runtime_text(m[1], m[2], runtimes)]
+        if wrong:
+            stale[path.name] = wrong
+    return stale
 
 
 def _thumbnail(source: Path, target: Path, width: int = 600) -> None:
@@ -133,6 +217,13 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", help="a run folder of python -m helpers.run, on real data, all notebooks ok")
     parser.add_argument("--out", default=None, help="default: docs/notebooks")
     args = parser.parse_args(argv)
+    summary = json.loads((Path(args.run_dir) / "summary.json").read_text())
+    if summary.get("demo"):                              # a demo run: record its wall times, nothing else
+        if any(nb["status"] != "ok" for nb in summary["notebooks"]):
+            raise SystemExit(f"{args.run_dir}: record the times of a run whose notebooks all finished")
+        for path in update_runtime_text(record_runtimes(summary)):
+            print(f"run times updated: {path}")
+        return 0
     for path in publish(args.run_dir, args.out):
         print(path)
     return 0

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import tensorflow as tf
 from scipy.stats import spearmanr
 
-from helpers.backend import keras
+from helpers.backend import input_gradient, keras
 from helpers.models import as_float32
 
 
@@ -33,17 +32,19 @@ def _class_indices(model, x, classes):
     return np.broadcast_to(np.asarray(classes), (len(x),))
 
 
+def _log_probability(model, idx):
+    """Per sample, the log-probability the model gives class ``idx[i]`` (a Keras-ops function of a batch)."""
+    ops = keras.ops
+    chosen = ops.convert_to_tensor(np.asarray(idx, dtype="int32")[:, None])
+    return lambda x: ops.log(ops.take_along_axis(model(x, training=False), chosen, axis=1)[:, 0] + 1e-12)
+
+
 def gradient(model, images, classes=None) -> np.ndarray:
     """Vanilla gradient saliency: |d log p(class) / d input| (max over channels), for ``classes`` (default:
     the predicted class of each image)."""
     model = _prepare(model)
-    x = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
-    idx = _class_indices(model, x.numpy(), classes)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        p = model(x, training=False)
-        score = tf.math.log(tf.gather(p, idx, axis=1, batch_dims=1) + 1e-12)
-    g = tape.gradient(score, x).numpy()
+    x = np.asarray(images, dtype="float32")
+    g = input_gradient(_log_probability(model, _class_indices(model, x, classes)), x)
     return np.abs(g).max(axis=-1)
 
 
@@ -87,15 +88,12 @@ def gradcam(model, images, classes=None, layer_name: str | None = None) -> np.nd
         layer = model.get_layer(name)
     except ValueError as err:
         raise ValueError(f"layer {name!r} not found in model {model.name!r}") from err
-    probe = keras.Model(model.inputs, [layer.output, model.output])
-    x = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
-    idx = _class_indices(model, x.numpy(), classes)
-    with tf.GradientTape() as tape:
-        conv, p = probe(x, training=False)
-        score = tf.math.log(tf.gather(p, idx, axis=1, batch_dims=1) + 1e-12)
-    grads = tape.gradient(score, conv)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(conv * weights, axis=-1)).numpy()
+    x = np.asarray(images, dtype="float32")
+    idx = _class_indices(model, x, classes)
+    conv = keras.Model(model.inputs, layer.output).predict(x, verbose=0, batch_size=128)
+    head = keras.Model(layer.output, model.output)          # the rest of the network, from that layer on
+    grads = input_gradient(_log_probability(head, idx), conv)
+    cam = np.maximum((conv * grads.mean(axis=(1, 2), keepdims=True)).sum(axis=-1), 0)
     h, w = x.shape[1:3]
     return np.stack([cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR) for c in cam])
 

@@ -148,6 +148,22 @@ def test_demo_is_deterministic_and_balanced():
     assert not np.array_equal(a.images, demo.make_dataset(per_class=10, seed=4).images)
 
 
+def test_the_default_demo_set_is_shaped_like_fer2013():
+    from helpers import audit
+    ds = demo.make_dataset(seed=0)
+    shares = np.bincount(ds.labels) / len(ds)
+    fer = np.array([demo.FER2013_COUNTS[c] for c in demo.CLASSES]) / sum(demo.FER2013_COUNTS.values())
+    assert np.abs(shares - fer).max() < 0.02 and ds.classes[shares.argmin()] == "disgust"   # rare disgust
+    split_shares = [np.mean(ds.splits == s) for s in data.SPLITS]
+    assert np.allclose(split_shares, [0.8, 0.1, 0.1], atol=0.01)
+    assert (ds.counts().drop(columns="total") > 0).all().all()           # every class in every split
+    noisy = sum("drawn" in p for p in ds.paths) / len(ds)
+    assert 0.05 < noisy < 0.11                                            # label noise, as in FER2013
+    groups = audit.duplicate_groups(ds)
+    assert groups.cross_split.any() and groups.conflict.any() and len(audit.near_blank(ds)) >= 5
+    assert len(set(ds.paths)) == len(ds)
+
+
 def test_no_data_falls_back_to_demo(monkeypatch, capsys):
     monkeypatch.setattr(data, "project_root", lambda: data.Path("/nonexistent-project"))
     ds = data.load(demo_per_class=5)

@@ -92,7 +92,7 @@ def test_band_shares_and_similarity():
 @pytest.fixture(scope="module")
 def demo_model():
     """A small CNN trained on the demo faces (no augmentation: it learns them in a few epochs)."""
-    ds = demo.make_dataset(150, seed=0)
+    ds = demo.make_dataset(per_class=150, seed=0)
     train.set_seeds(0)
     model = models.vgg_cnn(widths=(16, 32, 64), dense=64, augment=False, bn_momentum=0.9)
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", jit_compile=False)

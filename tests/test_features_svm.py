@@ -9,7 +9,7 @@ from helpers import demo, features, models, svm
 
 @pytest.fixture(scope="module")
 def faces():
-    return demo.make_dataset(40, seed=3)
+    return demo.make_dataset(per_class=40, seed=3)
 
 
 def test_feature_shapes(faces):

@@ -49,7 +49,20 @@ def test_the_readme_first_command_completes_on_the_demo_set(first_command_run):
     assert summary["demo"] is True and summary["fast"] is True
     assert stdout.startswith(DEMO_BANNER) and stdout.rstrip().endswith(DEMO_BANNER)   # said first and last
     m = runs["02_cnn_training"]["metrics"]
-    assert m["cnn_used_shipped"] is False and m["cnn_epochs"] <= 5        # demo-sized, not the 62-epoch recipe
+    from helpers.notebook import QUICK_CNN
+    assert m["cnn_used_shipped"] is False and m["cnn_epochs"] == QUICK_CNN.epochs   # not the 62-epoch recipe
+
+
+def test_the_demo_set_shows_every_lesson(first_command_run):
+    """The demo set is shaped like FER2013, so what the notebooks teach is visible on it (issue 26)."""
+    runs = first_command_run[0]
+    data, cnn, svm, maps = (runs[name]["metrics"] for name in ("01_data_and_balancing", "02_cnn_training",
+                                                                "03_pca_svm_baseline", "05_evaluation_and_saliency"))
+    assert data["imbalance_ratio"] > 5                                      # a rare class, like disgust
+    assert min(data["train_leaks"], data["conflicting_label_groups"], data["near_blank"]) > 0   # the audit finds
+    assert data["remedy_weights_rare_recall"] > data["remedy_none_rare_recall"]                  # remedies work
+    assert cnn["cnn_private_accuracy"] > svm["svm_private_accuracy"]        # learned features beat HOG+LBP+Gabor
+    assert maps["parts_saliency_share"] > maps["parts_area_share"] + 0.1    # the maps find the drawn parts
 
 
 def metrics(fast_run, prefix):
@@ -85,6 +98,8 @@ def test_data_notebook(fast_run):
     assert m["n_classes"] == 7 and m["skipped_images"] == 0
     assert m["oversampled_min"] == m["oversampled_max"] and m["undersampled_min"] == m["undersampled_max"]
     assert m["weighted_total_spread"] < 1e-6
+    assert m["remedy_weights_rare_recall"] > m["remedy_none_rare_recall"]     # weights help the rare class
+    assert m["remedy_undersample_accuracy"] < m["remedy_none_accuracy"]      # at a price in overall accuracy
     if is_fer2013(m):                          # FER2013's published split sizes and known flaws
         assert (m["n_train"], m["n_public"], m["n_private"]) == (28709, 3589, 3589)
         assert m["train_leaks"] > 0 and m["conflicting_label_groups"] > 0

@@ -55,3 +55,23 @@ def test_the_readme_quotes_the_published_run_and_it_reproduces_the_shipped_model
     recorded = shipped.metadata()["scores"]["private"]["accuracy_shift_tta"]     # measured when it was shipped
     assert m["02"]["cnn_private_tta"] == "flip + shifts TTA"
     assert m["02"]["cnn_private_accuracy"] == pytest.approx(recorded, abs=0.002)   # bfloat16 rounding across CPUs
+
+
+def test_every_run_time_quoted_is_the_one_the_runner_measured():
+    """One source for run times: docs/runtimes.json, written by helpers.publish from a run's summary."""
+    assert publish.stale_runtime_text() == {}, "python -m helpers.publish RUN_DIR rewrites them"
+    readme = (project_root() / "README.md").read_text()
+    for path in notebooks():
+        header = nbformat.read(path, as_version=4).cells[0].source
+        for kind in ("fer2013", "demo"):
+            marker = f"<!--rt:{kind}/{path.stem}-->"
+            assert marker in header and marker in readme, (path.name, kind)
+
+
+def test_run_time_markers_render_from_the_recorded_times():
+    runtimes = {"demo": {"date": "2026-01-02", "machine": "Intel(R) Xeon(R), 2 cores", "total": 312.0,
+                         "notebooks": {"00_x": 8.4, "02_y": 95.0}}}
+    text = "a <!--rt:demo/00_x-->old<!--/rt--> b <!--rt:demo/02_y--><!--/rt--> <!--rt:demo/total-->?<!--/rt-->"
+    assert publish._render(text, runtimes) == ("a <!--rt:demo/00_x-->8 s<!--/rt--> b <!--rt:demo/02_y-->1.6 min"
+                                               "<!--/rt--> <!--rt:demo/total-->5.2 min<!--/rt-->")
+    assert publish.runtime_text("demo", "when", runtimes) == "Intel Xeon, 2 cores, 2026-01-02"

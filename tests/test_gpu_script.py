@@ -1,0 +1,26 @@
+"""gpu/run.sh, the one script for a rented GPU machine, run here on the CPU with a tiny pack (1 epoch)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from helpers import data, demo, pack
+
+
+def test_the_gpu_script_trains_the_gpu_recipe_from_a_pack(tmp_path):
+    ds = demo.make_dataset(per_class=12, seed=0)
+    pack.write(ds, tmp_path / "fer.npz", splits=("train", "public"))         # what travels: no PrivateTest
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"} | {"PYTHON": sys.executable}
+    proc = subprocess.run(["bash", str(data.project_root() / "gpu" / "run.sh"), str(tmp_path / "fer.npz"),
+                           str(tmp_path / "out"), "--epochs", "1"], capture_output=True, text=True, env=env,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "Keras backend" in proc.stdout and "images/s" in proc.stdout
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["recipe"]["name"] == "gpu" and result["recipe"]["model"] == "thesis_cnn"
+    assert result["epochs_run"] == 1 and result["train_images_per_s"] > 0
+    assert set(result["scores"]) == {"public"}                               # evaluated on what it had
+    assert {"accuracy", "accuracy_shift_tta"} <= set(result["scores"]["public"])
+    assert result["hardware"]["backend"] in {"jax", "torch", "tensorflow"}
+    assert (tmp_path / "out" / "best.keras").exists()
