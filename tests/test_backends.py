@@ -28,7 +28,8 @@ out, faces_file = sys.argv[1], sys.argv[2]
 device = configure_device(verbose=False)
 ds = demo.make_dataset(per_class=16, seed=0)
 train.set_seeds(0)
-model = models.compact_cnn(ds.images.shape[1:], len(ds.classes), bn_momentum=0.9)
+model = models.compact_cnn(ds.images.shape[1:], len(ds.classes), bn_momentum=0.9,
+                           augment=False)          # augmentation under JAX: tests/test_gpu_script.py
 train.fit(model, ds, out, epochs=2, batch_size=16, ema=0.9, patience=None, jit_compile=device["jit_compile"],
           verbose=0)
 train.fit(model, ds, out, epochs=3, batch_size=16, ema=0.9, patience=None, jit_compile=device["jit_compile"],
