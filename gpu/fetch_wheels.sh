@@ -4,10 +4,10 @@
 #
 #   bash gpu/fetch_wheels.sh [PYTHON_VERSION]
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.."
 version=${1:-3.12}
 keras=$(${PYTHON:-python3} -c "import importlib.metadata as m; print(m.version('keras'))" 2>/dev/null || echo "")
-${PYTHON:-python3} -m pip download --quiet --dest wheels --only-binary=:all: --python-version "$version" \
+${PYTHON:-python3} -m pip download --quiet --dest gpu/wheels --only-binary=:all: --python-version "$version" \
     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --no-deps \
     "keras${keras:+==$keras}" namex optree
-ls -l wheels
+ls -l gpu/wheels
