@@ -89,12 +89,15 @@ def read(path: str | Path, size=None, channels: int | None = None) -> Dataset:
     try:
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as pack:
             if "format" not in pack or str(pack["format"]) != FORMAT:
-                raise FERDataError(f"{path}: not a pack written by python -m helpers.pack")
+                raise FERDataError(f"{path}: not a pack written by python -m helpers.pack (format "
+                                   f"{FORMAT!r}); write it again with python -m helpers.pack")
             jpeg, offsets, shape = pack["jpeg"], pack["offsets"], tuple(pack["shape"])
             labels, classes = pack["labels"].astype(np.int64), [str(c) for c in pack["classes"]]
             splits = np.array(SPLITS)[pack["splits"]]
             paths = np.array(pack["paths"].tobytes().decode().split("\n"))
             source, quality = str(pack["source"]), int(pack["quality"])
+    except FERDataError:
+        raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise FERDataError(f"{path}: cannot read this pack ({err}); write it again with python -m "
                            f"helpers.pack") from err
