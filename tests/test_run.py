@@ -70,7 +70,10 @@ def _wait_for(path, text, seconds=120):
 def test_ctrl_c_stops_cleanly_and_resume_finishes_the_run(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "helpers.run", "--only", "01", "--data", "demo", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal delivers it: a test session started in the background (nohup, `&`) has it ignored,
+    # the child would inherit that, and Python then never raises KeyboardInterrupt (the run ends with 0)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # the data is loaded (cell 4 of 22): about 15 s of the notebook are still to run. (Notebook 00 finished
     # too soon after its last output: the signal sometimes came after the run had ended.)
     _wait_for(out / "runner.log", "Loaded Dataset")
