@@ -61,6 +61,13 @@ def annotation_names(photos: list[Path]) -> dict:
     return names
 
 
+def photo_entry(name: str, found: list | None = None, error: str | None = None) -> dict:
+    """One photo's entry in the JSON report (the CLI's ``--json`` and the web app's): its faces, or an error."""
+    if error is not None:
+        return {"path": str(name), "error": error}
+    return {"path": str(name), "faces": [f.as_dict() for f in found]}
+
+
 def check_output_folder(folder: Path) -> None:
     """Make sure annotated copies can be written into ``folder`` (created if needed), before any work."""
     if folder.exists() and not folder.is_dir():
@@ -86,6 +93,8 @@ def main(argv=None) -> int:
     try:
         if out_dir:
             check_output_folder(out_dir)
+        import cv2
+
         from helpers import faces
         predictor = faces.Predictor(args.model)
     except FERDataError as err:
@@ -102,12 +111,12 @@ def main(argv=None) -> int:
             found = predictor.predict(image)
             if out_dir:
                 faces.save_image(out_dir / names[path], faces.annotate(image, found))
-        except (FERDataError, ValueError, OSError) as err:
+        except (FERDataError, ValueError, OSError, cv2.error) as err:
             print(f"error: {err}", file=sys.stderr)
-            report.append({"path": str(path), "error": str(err)})
+            report.append(photo_entry(path, error=str(err)))
             failed += 1
             continue
-        report.append({"path": str(path), "faces": [f.as_dict() for f in found]})
+        report.append(photo_entry(path, found))
         if not args.json:
             print(f"{path}: {len(found) or 'no'} face{'s' if len(found) != 1 else ''} found")
             for f in found:

@@ -47,11 +47,17 @@ def test_no_face_and_other_formats(predictor, photos):
     assert faces.crop(grey, (500, 500, 40, 40)).shape == (48, 48)   # box at the edge: clamped, still 48x48
 
 
-def test_bad_files_get_clear_errors(photos):
+def test_bad_files_get_clear_errors(photos, monkeypatch):
     with pytest.raises(FERDataError, match="corrupt.jpg: not an image"):
         faces.read_photo(photos / "corrupt.jpg")
     with pytest.raises(FERDataError, match="nope.png: no such file"):
         faces.read_photo(photos / "nope.png")
+    (photos / "empty.jpg").write_bytes(b"")
+    with pytest.raises(FERDataError, match="empty.jpg: the file is empty"):
+        faces.read_photo(photos / "empty.jpg")
+    monkeypatch.setattr(faces, "MAX_PIXELS", 100_000)                  # read from the header, not decoded
+    with pytest.raises(FERDataError, match="astronaut.jpg: 512x512 pixels is more than this tool reads"):
+        faces.read_photo(photos / "astronaut.jpg")
     with pytest.raises(ValueError, match="1, 3 or 4 channels"):
         faces.to_grey8(np.zeros((10, 10, 2), np.uint8))
 
@@ -73,14 +79,16 @@ def test_cli_json_annotate_and_folder(photos, capsys, tmp_path):
 
 
 def test_cli_exit_status_after_processing_the_rest(photos):
+    (photos / "empty.jpg").write_bytes(b"")                         # was an OpenCV traceback before its fix
     proc = subprocess.run([sys.executable, "-m", "helpers.predict", str(photos / "missing.jpg"),
-                           str(photos / "astronaut.jpg"), "--json"], capture_output=True, text=True, timeout=300)
+                           str(photos / "empty.jpg"), str(photos / "astronaut.jpg"), "--json"],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
-    assert "missing.jpg: no such file" in proc.stderr
+    assert "missing.jpg: no such file" in proc.stderr and "empty.jpg: the file is empty" in proc.stderr
     report = json.loads(proc.stdout)                                # every input, in order, failures too
-    assert [r["path"] for r in report] == [str(photos / "missing.jpg"), str(photos / "astronaut.jpg")]
+    assert [r["path"] for r in report] == [str(photos / n) for n in ("missing.jpg", "empty.jpg", "astronaut.jpg")]
     assert "no such file" in report[0]["error"] and "faces" not in report[0]
-    assert len(report[1]["faces"]) == 1                             # the good photo was still processed
+    assert len(report[2]["faces"]) == 1                             # the good photo was still processed
 
 
 # ---- output that cannot be lost, inputs that cannot be missed (each of these failed before its fix) ----

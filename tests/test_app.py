@@ -1,0 +1,285 @@
+"""The web app (python -m helpers.app): what its page calls, its HTTP API from gradio_client against a real
+server in a subprocess, bounded concurrent load, and a real headless Chromium that uploads a photo and
+streams a fake camera made from a real face photo."""
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from helpers import app, faces, predict, shipped
+from helpers.record import run_dir
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LABELS = shipped.metadata()["labels"]
+
+
+@pytest.fixture(scope="module")
+def page_app():
+    astronaut = skdata.astronaut()[..., ::-1]
+    return app.App(faces.Predictor(), {"astronaut": astronaut, "blank": np.full((300, 400), 200, np.uint8)})
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A real face photo, a photo with no face, and files that are not photos."""
+    folder = tmp_path_factory.mktemp("photos")
+    cv2.imwrite(str(folder / "astronaut.jpg"), skdata.astronaut()[..., ::-1])
+    cv2.imwrite(str(folder / "blank.png"), np.full((300, 400, 3), 200, np.uint8))
+    (folder / "empty.jpg").write_bytes(b"")
+    whole = (folder / "astronaut.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(whole[:len(whole) // 3])
+    (folder / "notes.txt").write_text("not a photo\n")
+    return folder
+
+
+def report_of(outputs):
+    """The JSON report (the 3rd output), parsed."""
+    return json.loads(outputs[2])
+
+
+def test_photos_give_the_cli_json_bars_and_an_annotated_copy(page_app, photos, capsys):
+    outputs = page_app.photos([str(photos / "astronaut.jpg"), str(photos / "blank.png")])
+    shown, bars, report, status = outputs[0], outputs[1], report_of(outputs), outputs[3]
+    assert [r["path"] for r in report] == ["astronaut.jpg", "blank.png"]
+    assert len(report[0]["faces"]) == 1 and report[1]["faces"] == []
+    assert predict.main([str(photos / "astronaut.jpg"), "--json"]) == 0         # the CLI says the same
+    cli = json.loads(capsys.readouterr().out)[0]
+    assert cli["faces"][0]["box"] == report[0]["faces"][0]["box"]
+    assert cli["faces"][0]["label"] == report[0]["faces"][0]["label"]
+    label = report[0]["faces"][0]["label"]
+    assert f"astronaut.jpg, face 1: {label}" in bars and "blank.png: no face found" in bars
+    assert shown[0][0].shape == (512, 512, 3) and shown[0][1].startswith("astronaut.jpg: " + label)
+    assert status.startswith("2 photo(s), 1 face(s)")
+
+
+@pytest.mark.parametrize("name, message", [("empty.jpg", "empty.jpg: the file is empty"),
+                                           ("truncated.jpg", "truncated.jpg: not an image"),
+                                           ("notes.txt", "notes.txt: not an image")])
+def test_a_bad_upload_gets_a_message_naming_it(page_app, photos, name, message):
+    with pytest.raises(app.gr.Error, match=message):
+        page_app.photos([str(photos / name)])
+    outputs = page_app.photos([str(photos / name), str(photos / "astronaut.jpg")])   # the rest still shown
+    assert len(outputs[0]) == 1 and message in outputs[3]
+    assert "error" in report_of(outputs)[0] and len(report_of(outputs)[1]["faces"]) == 1
+
+
+def test_an_empty_submission_and_an_unknown_sample(page_app):
+    for call in (lambda: page_app.photos(None), lambda: page_app.photos([]), lambda: page_app.sample(None),
+                 lambda: page_app.sample("nobody")):
+        with pytest.raises(app.gr.Error):
+            call()
+    assert len(report_of(page_app.sample("astronaut"))[0]["faces"]) == 1
+
+
+def test_a_huge_photo_is_searched_shrunk_and_shown_shrunk(page_app, tmp_path):
+    big = np.full((6000, 8000, 3), 120, np.uint8)
+    big[1500:4500, 2500:5500] = cv2.resize(skdata.astronaut()[..., ::-1], (3000, 3000))
+    cv2.imwrite(str(tmp_path / "huge.jpg"), big)
+    outputs = page_app.photos([str(tmp_path / "huge.jpg")])
+    boxes = [f["box"] for f in report_of(outputs)[0]["faces"]]    # in the photo's own pixels
+    assert any(3300 < x < 3800 and 1700 < y < 2200 and 450 < w < 800 for x, y, w, h in boxes), boxes
+    assert max(outputs[0][0][0].shape[:2]) == app.DISPLAY_MAX_SIDE
+
+
+def test_a_photo_over_the_pixel_limit_is_refused(page_app, photos, monkeypatch):
+    monkeypatch.setattr(faces, "MAX_PIXELS", 100_000)
+    with pytest.raises(app.gr.Error, match=r"astronaut.jpg: 512x512 pixels is more than"):
+        page_app.photos([str(photos / "astronaut.jpg")])
+
+
+def test_webcam_frames_are_annotated_and_counted(page_app):
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 80:560] = cv2.resize(skdata.astronaut(), (480, 480))          # RGB, as the browser sends it
+    times = None
+    for _ in range(3):
+        shown, readout, times = page_app.frame(frame, times)
+    assert shown.shape == frame.shape and len(times) == 3
+    assert readout.split(" ")[0] in page_app.predictor.labels and "frames/s" in readout
+    assert page_app.frame(None, times)[0] is None
+
+
+def test_about_tab_has_the_models_classes_scores_and_limits(page_app):
+    text = app.about_markdown(page_app.predictor)
+    meta = json.loads(page_app.predictor.path.with_suffix(".json").read_text())
+    assert ", ".join(meta["labels"]) in text
+    assert f"| private | {meta['scores']['private']['accuracy']:.1%}" in text
+    assert "Out of scope" in text and "decision about a person" in text
+
+
+def test_the_server_asks_nothing_of_the_internet(monkeypatch):
+    """Build, launch and answer one request with every socket connection recorded: loopback only."""
+    seen = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        seen.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    demo = app.build(samples={"blank": np.full((100, 100), 200, np.uint8)})
+    try:
+        _, url, _ = app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
+        from gradio_client import Client
+        assert Client(url, verbose=False).predict("blank", api_name="/sample")[3].startswith("1 photo(s)")
+    finally:
+        demo.close()
+    hosts = {a[0] for a in seen if isinstance(a, tuple)}
+    assert hosts and hosts <= {"127.0.0.1", "::1", "localhost"}, hosts
+
+
+# --- a real server, in its own process -------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python -m helpers.app`` on a free localhost port; its URL once it answers."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "app.log"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "helpers.app", "--port", str(port)], stdout=out,
+                                stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"the app did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def client(url):
+    from gradio_client import Client
+    return Client(url, verbose=False)
+
+
+def call(c, path):
+    from gradio_client import handle_file
+    return report_of(c.predict([handle_file(str(path))], api_name="/photos"))
+
+
+def test_api_answers_and_keeps_serving_after_bad_input(server, photos):
+    from gradio_client.exceptions import AppError
+    c = client(server)
+    (astronaut,) = call(c, photos / "astronaut.jpg")
+    assert len(astronaut["faces"]) == 1 and astronaut["faces"][0]["label"] in LABELS
+    assert call(c, photos / "blank.png")[0]["faces"] == []
+    for name, message in (("truncated.jpg", "not an image"), ("empty.jpg", "the file is empty")):
+        with pytest.raises(AppError, match=message):
+            call(c, photos / name)
+    assert len(call(c, photos / "astronaut.jpg")[0]["faces"]) == 1        # still serving
+
+
+def test_uploads_over_the_limit_are_refused(server, photos, tmp_path):
+    big = tmp_path / "big.jpg"
+    big.write_bytes((photos / "astronaut.jpg").read_bytes() + bytes(26 * 2**20))
+    with pytest.raises(Exception, match="(?i)size|large|413"):
+        call(client(server), big)
+    assert len(call(client(server), photos / "astronaut.jpg")[0]["faces"]) == 1
+
+
+def test_concurrent_clients_each_get_their_own_answer(server, photos):
+    """60 requests from 8 clients at once, alternating a face and no face: every answer is the right one."""
+    clients = [client(server) for _ in range(8)]
+
+    def one(k):
+        path = photos / ("astronaut.jpg" if k % 2 else "blank.png")
+        start = time.perf_counter()
+        (entry,) = call(clients[k % 8], path)
+        return k, entry, time.perf_counter() - start
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(60)))
+    for k, entry, _ in results:
+        assert entry["path"] == ("astronaut.jpg" if k % 2 else "blank.png")
+        assert len(entry["faces"]) == k % 2
+    seconds = sorted(s for *_, s in results)
+    print(f"\n60 requests from 8 clients: p50 {statistics.median(seconds) * 1000:.0f} ms, "
+          f"p95 {seconds[int(0.95 * len(seconds)) - 1] * 1000:.0f} ms per request")
+
+
+# --- a real browser ------------------------------------------------------------------------------------------
+
+def fake_camera(path: Path, frames: int = 10) -> Path:
+    """A short 640x480 video (YUV4MPEG2, what Chromium's fake camera plays) of a real face photo."""
+    canvas = np.full((480, 640, 3), 90, np.uint8)
+    canvas[:, 80:560] = cv2.resize(skdata.astronaut()[..., ::-1], (480, 480))
+    with open(path, "wb") as f:
+        f.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
+        for k in range(frames):
+            f.write(b"FRAME\n" + cv2.cvtColor(np.roll(canvas, k - frames // 2, axis=1),
+                                              cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("FER_REQUIRE_BROWSER"),
+                    reason="no Chromium here (Debian: apt-get install chromium chromium-driver); CI installs it")
+def test_a_real_browser_uploads_a_photo_and_streams_the_webcam(server, photos, tmp_path):
+    from playwright.sync_api import sync_playwright
+    assert CHROMIUM, "FER_REQUIRE_BROWSER is set but no chromium is installed"
+    shots = run_dir() / "app_screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    camera = fake_camera(tmp_path / "face.y4m")
+    outside = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.on("request", lambda r: None if r.url.startswith((server.rstrip("/"), "data:", "blob:"))
+                    else outside.append(r.url))
+            page.goto(server)
+            page.wait_for_selector("#find-faces", timeout=60_000)
+            page.set_input_files("#photos-upload input[type=file]", str(photos / "astronaut.jpg"))
+            page.wait_for_selector("#photos-upload :text('astronaut.jpg')", timeout=30_000)
+            page.click("#find-faces")
+            page.wait_for_selector("#bars .face", timeout=60_000)
+            page.screenshot(path=str(shots / "photos.png"), full_page=True)
+            bars = page.inner_text("#bars")
+            assert any(f"astronaut.jpg, face 1: {label}" in bars for label in LABELS)
+            assert page.inner_text("#status").startswith("1 photo(s), 1 face(s)")
+
+            page.get_by_role("tab", name="Webcam").click()
+            page.get_by_text("Click to Access Webcam").click()
+            page.locator("#camera button.capture-button").click(timeout=30_000)   # the Record button
+            page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')",
+                                   timeout=30_000)
+            time.sleep(3)                                           # let the frame rate settle
+            readout = page.inner_text("#readout")
+            page.screenshot(path=str(shots / "webcam.png"), full_page=True)
+            page.get_by_role("tab", name="About the model").click()
+            assert "Out of scope" in page.inner_text("#about")
+        finally:
+            browser.close()
+    print(f"\nwebcam readout in the browser: {readout}\nscreenshots: {shots}")
+    live = re.search(r"(\w+) \d+% · ([\d.]+) frames/s", readout)
+    assert live and live[1] in LABELS and float(live[2]) > 0, readout
+    assert not outside, f"the page asked for something outside the app: {outside[:5]}"
