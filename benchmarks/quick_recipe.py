@@ -49,9 +49,10 @@ def main(argv=None) -> None:
                                  n_classes=len(ds.classes), augment=AUGMENT[augment](), bn_momentum=0.9)
             start = time.perf_counter()
             with tempfile.TemporaryDirectory() as out:
-                train.fit(model, ds, out, epochs=epochs, batch_size=notebook.QUICK_CNN.batch_size, lr=2e-3,
-                          weight_power=0.5, label_smoothing=0.1, ema=None, patience=None,
-                          jit_compile=device["jit_compile"], seed=42, verbose=0)
+                quick = notebook.QUICK_CNN
+                train.fit(model, ds, out, epochs=epochs, batch_size=quick.batch_size, lr=quick.lr,
+                          weight_power=quick.weight_power, label_smoothing=quick.label_smoothing, ema=quick.ema,
+                          patience=None, jit_compile=device["jit_compile"], seed=42, verbose=0)
             accuracy = np.mean(evaluate.predict_proba(model, x_public).argmax(1) == y_public)
             rows.append((f"{notebook.QUICK_CNN.model}, {epochs} epochs, augmentation: {augment}", accuracy,
                          time.perf_counter() - start))

@@ -45,6 +45,7 @@ import numpy as np                           # noqa: E402
 from helpers import FERDataError, faces, gallery, predict   # noqa: E402
 from helpers.data import project_root        # noqa: E402
 
+CACHE_MINUTES = 10           # uploads and answers are deleted from Gradio's temporary folder after this
 MAX_UPLOAD = "25mb"          # per file: a 8000x6000 JPEG from a camera is 10-20 MB
 LIVE = {"max_side": 320, "scale_factor": 1.2}   # webcam frames: faces of 60+ px in 640x480, ~6x faster search
 CAMERA = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}   # the frame size the browser sends
@@ -214,7 +215,9 @@ def limits_markdown() -> str:
 def build(predictor: faces.Predictor | None = None, samples: dict | None = None) -> gr.Blocks:
     """The app's page (a ``gr.Blocks``): launch it with :func:`launch`."""
     app = App(predictor or faces.Predictor(), samples)
-    with gr.Blocks(title="fer-workbook: facial expressions", analytics_enabled=False) as demo:
+    keep = CACHE_MINUTES * 60
+    with gr.Blocks(title="fer-workbook: facial expressions", analytics_enabled=False,
+                   delete_cache=(keep, keep)) as demo:
         gr.Markdown("## Facial expression recognition\nA FER2013 model on the faces OpenCV finds. It labels how "
                     "a face *looks* to FER2013's annotators, not what anyone feels; see *About the model*.")
         with gr.Tab("Photos"):
@@ -224,7 +227,7 @@ def build(predictor: faces.Predictor | None = None, samples: dict | None = None)
                     go = gr.Button("Find faces", variant="primary", elem_id="find-faces")
                     pick = gr.Dropdown(list(app.samples), value=None, label="or a sample", elem_id="sample")
             status = gr.Markdown(elem_id="status")
-            annotated = gr.Gallery(label="Faces found", columns=2, height=460, object_fit="contain",
+            annotated = gr.Gallery(label="Faces found", columns=2, fit_columns=False, object_fit="contain",
                                    elem_id="annotated")
             bars = gr.HTML(elem_id="bars")
             with gr.Accordion("JSON (as python -m helpers.predict --json prints it)", open=False):
@@ -274,11 +277,13 @@ def main(argv=None) -> int:
         print(f"note: listening on {args.host}: anyone who can reach this computer can use the app (no login)",
               file=sys.stderr)
     try:
-        launch(demo, args.host, args.port)
-    except OSError as err:
-        print(f"error: cannot listen on {args.host}:{args.port} ({err}); is the port in use? Try --port 7861.",
-              file=sys.stderr)
+        _, url, _ = launch(demo, args.host, args.port, quiet=True, prevent_thread_lock=True)
+    except OSError:
+        print(f"error: cannot listen on {args.host}:{args.port}: the port is in use, or the address is not one "
+              f"of this computer's; try --port {args.port + 1}", file=sys.stderr)
         return 2
+    print(f"The app is at {url} (Ctrl-C stops it)", flush=True)
+    demo.block_thread()
     return 0
 
 

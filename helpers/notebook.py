@@ -12,6 +12,7 @@ always run at FAST_MODE size (a few minutes for the whole workbook), whatever th
 from __future__ import annotations
 
 import hashlib
+import inspect
 from typing import NamedTuple
 
 import numpy as np
@@ -27,14 +28,19 @@ class QuickRecipe(NamedTuple):
     batch_size: int
     augment: bool
     ema: float | None
+    lr: float
+    weight_power: float
+    label_smoothing: float
 
 
 #: The CNN recipe of every FAST_MODE run (notebook 02's, and the CNN that notebooks 04 and 05 study): the
 #: compact network, small batches (enough steps on a small subset), and neither augmentation nor a weight
-#: average, which pay off only over long runs. PublicTest accuracy on the demo set's FAST_MODE subset
-#: (``benchmarks/quick_recipe.py``, 2026-11-26): 5 epochs 0.61 without augmentation, 0.59 with flips alone,
-#: 0.24 with the full augmentation; 8 epochs 0.84, 0.80 and 0.33; the HOG+LBP+Gabor SVM 0.76.
-QUICK_CNN = QuickRecipe(model="compact_cnn", epochs=8, batch_size=32, augment=False, ema=None)
+#: average, which pay off only over long runs; the optimiser settings are the shipped recipe's. PublicTest
+#: accuracy on the demo set's FAST_MODE subset (``benchmarks/quick_recipe.py``, 2026-11-26): 5 epochs 0.61
+#: without augmentation, 0.59 with flips alone, 0.24 with the full augmentation; 8 epochs 0.84, 0.80 and
+#: 0.33; the HOG+LBP+Gabor SVM 0.76.
+QUICK_CNN = QuickRecipe(model="compact_cnn", epochs=8, batch_size=32, augment=False, ema=None, lr=2e-3,
+                        weight_power=0.5, label_smoothing=0.1)
 
 DEMO_NOTE = ("DEMO DATA: no real dataset was found, so this notebook runs on generated cartoon faces at "
              "FAST_MODE size. It shows the mechanics; its numbers are not FER2013 results (README: "
@@ -64,31 +70,42 @@ def modelling_data(data_dir=None, *, seed: int = 42, fast: bool = False, sample:
 
 
 def cnn_to_study(ds, fast: bool, seed: int = 42, verbose: int = 0):
-    """The model later notebooks study: the shipped ``models/fer2013_cnn.keras`` when it fits ``ds`` (same
-    classes, real data) and ``fast`` is off; otherwise a CNN trained here with :data:`QUICK_CNN` (about a
-    minute), saved in the run folder so that the next notebook of the same run, on the same data, reuses it
-    instead of training it again. Returns ``(model, description)``."""
+    """The CNN the notebooks study: the shipped ``models/fer2013_cnn.keras`` when it fits ``ds`` (same
+    classes, real data) and ``fast`` is off; otherwise :func:`quick_cnn`'s. Returns ``(model, description)``."""
     if not fast and shipped.fits(ds):
         model, meta = shipped.load()
         return model, f"shipped model {shipped.MODEL} ({meta['recipe']['model']})"
+    model, _ = quick_cnn(ds, seed=seed, verbose=verbose)
+    return model, f"{QUICK_CNN.model} trained for {QUICK_CNN.epochs} epochs (FAST_MODE or no shipped model)"
+
+
+def quick_cnn(ds, seed: int = 42, verbose: int = 0, crop: int = 0, **fit_options):
+    """A CNN trained on ``ds`` with :data:`QUICK_CNN` (about a minute), or the one an earlier notebook of the
+    same run trained with the same data and settings (notebook 02 trains it, 04 and 05 reuse it). ``crop``
+    (``models.build``) and ``fit_options`` (``train.fit``: ``optimizer``, ``imbalance``, ...) change the
+    recipe, and the folder. Returns ``(model, folder)``: the folder holds its checkpoints and per-epoch log
+    (``train.read_log``); the model is saved beside it as ``<folder>.keras``."""
     recipe = QUICK_CNN
-    description = f"{recipe.model} trained here for {recipe.epochs} epochs (FAST_MODE or no shipped model)"
-    fingerprint = hashlib.sha1(f"{recipe} {seed} {ds.classes}".encode())
+    defaults = inspect.signature(train.fit).parameters
+    changed = {k: v for k, v in sorted(fit_options.items()) if defaults[k].default != v}
+    fingerprint = hashlib.sha1(f"{recipe} {seed} {ds.classes} {crop} {changed}".encode())
     for split in ("train", "public"):                      # the data it learns from and is selected on
         for array in ds.xy(split):
             fingerprint.update(np.ascontiguousarray(array).tobytes())
-    saved = run_dir() / f"quick_cnn_{fingerprint.hexdigest()[:12]}.keras"
+    folder = run_dir() / f"quick_cnn_{fingerprint.hexdigest()[:12]}"
+    saved = folder.with_suffix(".keras")
     if saved.exists():
-        return keras.models.load_model(saved), f"{description}; reused from an earlier notebook of this run"
+        print(f"reusing the quick CNN an earlier notebook of this run trained ({saved.name})")
+        return keras.models.load_model(saved), folder
     device = configure_device(verbose=False)
     train.set_seeds(seed)
     model = models.build(recipe.model, input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
-                         augment=recipe.augment, bn_momentum=0.9)
-    train.fit(model, ds, run_dir() / f"quick_cnn_{seed}", epochs=recipe.epochs, batch_size=recipe.batch_size,
-              ema=recipe.ema, lr=2e-3, weight_power=0.5, label_smoothing=0.1,     # notebook 02's defaults
-              patience=None, jit_compile=device["jit_compile"], seed=seed, verbose=verbose)
+                         augment=recipe.augment, bn_momentum=0.9, crop=crop)
+    train.fit(model, ds, folder, epochs=recipe.epochs, batch_size=recipe.batch_size, ema=recipe.ema, lr=recipe.lr,
+              weight_power=recipe.weight_power, label_smoothing=recipe.label_smoothing, patience=None,
+              jit_compile=device["jit_compile"], seed=seed, verbose=verbose, **changed)
     keras.mixed_precision.set_global_policy("float32")
     model = models.as_float32(model)
     with atomic_path(saved) as tmp:
         model.save(tmp)
-    return model, description
+    return model, folder

@@ -153,3 +153,11 @@ def test_faces_notebook(fast_run):
     assert 8 <= m["group_faces"] <= m["group_true_faces"]            # frontal detector: may miss a few, no false alarms
     assert m["cross_only_dataset"] == "contempt" and m["cross_only_model"] == "neutral"
     assert m["cross_left_out"] == 20 and m["cross_shared_classes"] == 6
+
+
+def test_deploy_notebook(fast_run):
+    m = metrics(fast_run, "07")
+    assert m["http_astronaut_faces"] == 1 and m["http_astronaut_label"]     # the app answered over HTTP
+    assert m["upright_found"] and m["conditions"] == 7
+    assert m["conditions_found_live"] <= m["conditions_found_photo"]       # the live search is the coarser one
+    assert m["frame_latency_ms"] > 0 and m["http_latency_ms"] > 0 and m["photo_latency_ms"] > 0

@@ -315,3 +315,18 @@ def test_a_run_too_short_for_the_weight_average_validates_what_it_trains(tmp_pat
     assert max(history["accuracy"]) > 0.4                               # it trains...
     assert max(history["val_accuracy"]) > 1 / 7 + 0.15                   # ...and validation sees it
     assert train.ema_for_run(0.998, steps=None) == 0.998 and train.ema_for_run(0.998, steps=5000) == 0.998
+
+
+def test_the_quick_cnn_is_trained_once_per_run_and_settings(tiny, monkeypatch, capsys):
+    """Notebook 02 trains it, 04 and 05 reuse it; other settings get their own network and folder."""
+    from helpers import notebook
+    monkeypatch.setattr(notebook, "QUICK_CNN", notebook.QUICK_CNN._replace(epochs=1))
+    first, folder = notebook.quick_cnn(tiny, seed=0, optimizer="nadam", imbalance="weights")   # the defaults
+    assert len(train.read_log(folder)["val_accuracy"]) == 1
+    capsys.readouterr()
+    again, _ = notebook.cnn_to_study(tiny, fast=True, seed=0)                # what notebooks 04 and 05 call
+    assert "reusing the quick CNN" in capsys.readouterr().out
+    x = tiny.xy("public")[0][:8]
+    assert np.allclose(first.predict(x, verbose=0), again.predict(x, verbose=0), atol=1e-5)
+    other, other_folder = notebook.quick_cnn(tiny, seed=0, imbalance="oversample")
+    assert "reusing" not in capsys.readouterr().out and other_folder != folder and other_folder.with_suffix(".keras").exists()
