@@ -20,6 +20,7 @@ The notebooks tell the story; this package does the work. Modules are named for 
 - ``helpers.faces``    faces in photos: Haar-cascade detection, crops, classification, drawing
 - ``helpers.gallery``  sample photos and the JupyterLab widget of notebook 06
 - ``helpers.predict``  ``python -m helpers.predict PHOTO``: the photo pipeline from a terminal
+- ``helpers.app``      ``python -m helpers.app``: the web app (Gradio) for photos and the live webcam
 - ``helpers.plots``    figures, saved into the run folder as well as shown
 - ``helpers.notebook`` what the modelling notebooks do first: run size, their data, the CNN they study
 - ``helpers.record``   the metrics JSON and figures each notebook writes for the runner

@@ -189,6 +189,8 @@ def test_api_answers_and_keeps_serving_after_bad_input(server, photos):
     c = client(server)
     (astronaut,) = call(c, photos / "astronaut.jpg")
     assert len(astronaut["faces"]) == 1 and astronaut["faces"][0]["label"] in LABELS
+    (sample,) = report_of(c.predict("astronaut", api_name="/sample"))      # a bundled sample
+    assert len(sample["faces"]) == 1 and sample["faces"][0]["label"] in LABELS
     assert call(c, photos / "blank.png")[0]["faces"] == []
     for name, message in (("truncated.jpg", "not an image"), ("empty.jpg", "the file is empty")):
         with pytest.raises(AppError, match=message):
