@@ -139,8 +139,7 @@ class App:
         times = deque(times or [], maxlen=30)
         times.append(time.time())
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
-        labels = ", ".join(f"{f.label} {f.confidence:.0%}" for f in found) or "no face found"
-        return shown, f"{labels} · {fps:.1f} frames/s · {took * 1000:.0f} ms per frame in the model", times
+        return shown, f"{labels(found)} · {fps:.1f} frames/s · {took * 1000:.0f} ms per frame in the model", times
 
 
 def for_display(annotated: np.ndarray) -> np.ndarray:
@@ -152,8 +151,13 @@ def for_display(annotated: np.ndarray) -> np.ndarray:
     return annotated[..., ::-1]            # annotate() draws in BGR; the page wants RGB
 
 
+def labels(found: list) -> str:
+    """``"happy 80%, neutral 55%"``, or ``"no face found"``."""
+    return ", ".join(f"{f.label} {f.confidence:.0%}" for f in found) or "no face found"
+
+
 def caption(name: str, found: list) -> str:
-    return f"{name}: " + (", ".join(f"{f.label} {f.confidence:.0%}" for f in found) or "no face found")
+    return f"{name}: {labels(found)}"
 
 
 def bars_html(name: str, image: np.ndarray, found: list, predictor: faces.Predictor) -> str:
