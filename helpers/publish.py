@@ -147,10 +147,13 @@ def _duration(seconds: float) -> str:
 
 def runtime_text(kind: str, what: str, runtimes: dict) -> str:
     """What a ``<!--rt:KIND/WHAT-->`` marker shows: a notebook's or the whole run's (``total``) wall time,
-    or ``when`` (machine and date) of the ``fer2013`` or ``demo`` run."""
+    or ``when`` (machine and date) of the ``fer2013`` or ``demo`` run; ``not measured yet`` for a notebook
+    newer than the last such run."""
     run = runtimes[kind]
     if what == "when":
         return f"{run['machine'].replace('(R)', '')}, {run['date']}"
+    if what != "total" and what not in run["notebooks"]:
+        return "not measured yet"
     return _duration(run["total"] if what == "total" else run["notebooks"][what])
 
 
@@ -160,14 +163,15 @@ def _render(text: str, runtimes: dict) -> str:
 
 
 def runtime_documents() -> list[Path]:
-    """The files whose run times come from ``docs/runtimes.json``: the README and every notebook."""
+    """The files whose run times come from ``docs/runtimes.json``: the README, every notebook and every
+    published copy."""
     from helpers.run import notebooks
-    return [project_root() / "README.md", *notebooks()]
+    return [project_root() / "README.md", *notebooks(), *sorted((project_root() / "docs" / "notebooks").glob("*.md"))]
 
 
 def update_runtime_text(runtimes: dict | None = None) -> list[Path]:
-    """Rewrite every run-time marker in the README and the notebooks from ``docs/runtimes.json``; returns the
-    files that changed (a notebook's code, and so its fingerprint, is untouched: markers sit in markdown)."""
+    """Rewrite every run-time marker in the README, the notebooks and their published copies from
+    ``docs/runtimes.json``; returns the files that changed (a notebook's code, and so its fingerprint, is untouched: markers sit in markdown)."""
     runtimes = runtimes or json.loads((project_root() / RUNTIMES).read_text())
     changed = []
     for path in runtime_documents():

@@ -268,6 +268,12 @@ def test_a_real_browser_uploads_a_photo_and_streams_the_webcam(server, photos, t
             bars = page.inner_text("#bars")
             assert any(f"astronaut.jpg, face 1: {label}" in bars for label in LABELS)
             assert page.inner_text("#status").startswith("1 photo(s), 1 face(s)")
+            page.locator("#photos-upload button[aria-label='Clear']").click()
+            page.set_input_files("#photos-upload input[type=file]", str(photos / "truncated.jpg"))
+            page.wait_for_selector("#photos-upload :text('truncated.jpg')", timeout=30_000)
+            page.click("#find-faces")
+            page.get_by_text("truncated.jpg: not an image").first.wait_for(timeout=30_000)   # said in the page
+            page.screenshot(path=str(shots / "bad_upload.png"), full_page=True)
 
             page.get_by_role("tab", name="Webcam").click()
             page.get_by_text("Click to Access Webcam").click()
