@@ -29,8 +29,10 @@ import html
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections import deque
 from pathlib import Path
 
@@ -68,14 +70,38 @@ def refuse(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
+class Outbox:
+    """Annotated images handed to the page as files, each under a name of its own, written whole and then
+    renamed (``faces.save_image``). Gradio would otherwise write every image it is given to a file named
+    after its content, rewriting that file in place when two users get the same answer at the same time,
+    while it is being sent to the first one. Files older than ``keep_seconds`` are removed: Gradio has copied
+    them into its own cache by then."""
+
+    def __init__(self, keep_seconds: float = 60):
+        self._dir = tempfile.TemporaryDirectory(prefix="fer-app-")     # removed when the app goes away
+        self.keep_seconds = keep_seconds
+        self.sent = deque()
+        self.lock = threading.Lock()
+
+    def put(self, bgr: np.ndarray) -> str:
+        path = faces.save_image(Path(self._dir.name) / f"{uuid.uuid4().hex}.jpg", bgr)
+        now = time.time()
+        with self.lock:
+            self.sent.append((now, path))
+            while self.sent[0][0] < now - self.keep_seconds:
+                self.sent.popleft()[1].unlink(missing_ok=True)
+        return str(path)
+
+
 class App:
     """What the page's events call: a ``faces.Predictor`` (used by one request at a time: the detector and the
-    model are shared) and the sample photos."""
+    model are shared), the sample photos, and the outbox of annotated images."""
 
     def __init__(self, predictor: faces.Predictor, samples: dict | None = None):
         self.predictor = predictor
         self.samples = samples if samples is not None else gallery.sample_photos()
         self.lock = threading.Lock()
+        self.outbox = Outbox()
 
     def find(self, image: np.ndarray, **detect_options) -> list[faces.Face]:
         """The faces in one photo (BGR, grey or BGRA, as OpenCV reads them)."""
@@ -116,7 +142,7 @@ class App:
                 report.append(predict.photo_entry(name, error=message))
                 continue
             report.append(predict.photo_entry(name, found))
-            gallery_items.append((for_display(faces.annotate(image, found)), caption(name, found)))
+            gallery_items.append((self.outbox.put(for_display(faces.annotate(image, found))), caption(name, found)))
             bars.append(bars_html(name, image, found, self.predictor))
         if not gallery_items:
             raise refuse("\n".join(errors))
@@ -134,7 +160,7 @@ class App:
         start = time.perf_counter()
         bgr = np.ascontiguousarray(frame[..., 2::-1]) if frame.ndim == 3 else frame
         found = self.find(bgr, **LIVE)
-        shown = faces.annotate(bgr, found)[..., ::-1]
+        shown = self.outbox.put(faces.annotate(bgr, found))
         took = time.perf_counter() - start
         times = deque(times or [], maxlen=30)
         times.append(time.time())
@@ -143,12 +169,12 @@ class App:
 
 
 def for_display(annotated: np.ndarray) -> np.ndarray:
-    """The annotated photo as the page shows it: RGB, at most ``DISPLAY_MAX_SIDE`` pixels on its longer side."""
+    """The annotated photo as the page shows it: at most ``DISPLAY_MAX_SIDE`` pixels on its longer side."""
     scale = DISPLAY_MAX_SIDE / max(annotated.shape[:2])
     if scale < 1:
         annotated = cv2.resize(annotated, (round(annotated.shape[1] * scale), round(annotated.shape[0] * scale)),
                                interpolation=cv2.INTER_AREA)
-    return annotated[..., ::-1]            # annotate() draws in BGR; the page wants RGB
+    return annotated
 
 
 def labels(found: list) -> str:
