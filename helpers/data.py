@@ -39,7 +39,7 @@ _PREFIX_SPLIT = {"training": "train", "publictest": "public", "privatetest": "pr
 _FOLDER_SPLIT = {"train": "train", "training": "train",
                  "val": "public", "valid": "public", "validation": "public", "publictest": "public",
                  "test": "private", "privatetest": "private"}
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3          # 3: splits drawn before decoding (a bad file no longer moves others)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -124,19 +124,19 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
         if verbose:
             print(f"Loaded {ds!r}")
         return ds
-    options = dict(size=size, channels=channels, class_map=class_map, seed=seed,
-                   public_fraction=public_fraction, private_fraction=private_fraction)
-    key = _cache_key(found, options) if cache else None
+    splitting = dict(seed=seed, public_fraction=public_fraction, private_fraction=private_fraction)
+    options = dict(size=size, channels=channels, class_map=class_map, **splitting)
+    key, cached = (_cache_key(found, options) if cache else None), None
     if key and (cached := _cache_read(key)) is not None:
         ds = cached
+    elif found.is_file():
+        ds = _load_csv(found, size, channels, max_bad_fraction, verbose)
+        ds.splits, note = complete_splits(ds.labels, ds.splits, **splitting)
+        ds.source += note
     else:
-        if found.is_file():
-            ds = _load_csv(found, size, channels, max_bad_fraction, verbose)
-        else:
-            ds = _load_folders(found, size, channels, class_map, max_bad_fraction, verbose)
-        _fill_missing_splits(ds, seed, public_fraction, private_fraction)
-        if key:
-            _cache_write(key, ds)
+        ds = _load_folders(found, size, channels, class_map, max_bad_fraction, verbose, splitting)
+    if key and cached is None:
+        _cache_write(key, ds)
     if verbose:
         print(f"Loaded {ds!r}")
         if ds.skipped:
@@ -252,8 +252,25 @@ def _list_folder_images(root: Path, class_map: dict | None):
     return entries
 
 
-def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbose) -> Dataset:
-    entries = _list_folder_images(root, class_map)
+def list_folder(root: str | os.PathLike, class_map: dict | None = None, seed: int = 0,
+                public_fraction: float = 0.1, private_fraction: float = 0.1):
+    """Every image file of a class-per-folder dataset with its class name and split, without decoding any:
+    ``(files, class_names, splits, note)``.
+
+    Splits come from the split folders (``train/``, ``val/``, ``test/``...) and FER2013's file-name prefixes;
+    files without one get a stratified split (:func:`complete_splits`) computed from this listing alone, so a
+    file's split never depends on which other files turn out to be unreadable: :func:`load` and
+    :mod:`helpers.stream` give every file the same split."""
+    entries = _list_folder_images(Path(root), class_map)
+    files = [e[0] for e in entries]
+    names = np.array([e[1] for e in entries])
+    splits, note = complete_splits(names, np.array([e[2] for e in entries], dtype="<U8"), seed,
+                                   public_fraction, private_fraction)
+    return files, names, splits, note
+
+
+def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbose, splitting) -> Dataset:
+    files, names, given_splits, note = list_folder(root, class_map, **splitting)
     try:
         from tqdm.auto import tqdm
     except ImportError:                                            # pragma: no cover - tqdm is a dependency
@@ -268,9 +285,9 @@ def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbo
 
     images, labels, splits, paths, skipped = [], [], [], [], []
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-        results = pool.map(decode, [e[0] for e in entries], chunksize=256)
-        for (file, name, split), (img, error) in tqdm(zip(entries, results), total=len(entries),
-                                                      desc=f"reading {root.name}", disable=not verbose):
+        results = pool.map(decode, files, chunksize=256)
+        for file, name, split, (img, error) in tqdm(zip(files, names, given_splits, results), total=len(files),
+                                                    desc=f"reading {root.name}", disable=not verbose):
             if img is None:
                 skipped.append((str(file), error))
                 continue
@@ -279,12 +296,12 @@ def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbo
             splits.append(split)
             paths.append(str(file))
     _check_bad_fraction(root, len(images), skipped, max_bad_fraction)
-    kind = "fer2013 folders" if any(s for s in splits) and _looks_like_fer(entries) else "folders"
-    return _assemble(images, labels, splits, paths, skipped, f"{kind}: {root}", size, channels)
+    kind = "fer2013 folders" if _looks_like_fer(files) else "folders"
+    return _assemble(images, labels, splits, paths, skipped, f"{kind}: {root}{note}", size, channels)
 
 
-def _looks_like_fer(entries) -> bool:
-    return any(e[0].name.split("_", 1)[0].lower() in _PREFIX_SPLIT for e in entries[:1000])
+def _looks_like_fer(files) -> bool:
+    return any(f.name.split("_", 1)[0].lower() in _PREFIX_SPLIT for f in files[:1000])
 
 
 def _check_bad_fraction(where, n_good, skipped, max_bad_fraction):
@@ -317,23 +334,28 @@ def _assemble(images, labels, splits, paths, skipped, source, size, channels) ->
                    paths=np.array(paths), source=source, skipped=skipped)
 
 
-def _fill_missing_splits(ds: Dataset, seed, public_fraction, private_fraction):
-    """Images without a split get one: all unsplit -> train/public/private; a given train/test pair
-    without a validation set -> ``public`` carved out of train (the test set stays untouched). A train/val
-    pair without a test set (AffectNet's layout, whose val/ the literature reports on) -> val/ becomes
-    ``private`` and ``public`` is carved out of train."""
-    if (ds.splits == "public").any() and not (ds.splits == "private").any() and not (ds.splits == "").any():
-        ds.splits[ds.splits == "public"] = "private"
-    missing = ds.splits == ""
+def complete_splits(labels: np.ndarray, splits: np.ndarray, seed: int = 0, public_fraction: float = 0.1,
+                    private_fraction: float = 0.1):
+    """Give a split to the images that have none: ``(splits, note)``, ``note`` saying what was done.
+
+    All unsplit -> stratified train/public/private. A given train/test pair without a validation set ->
+    ``public`` carved out of train (the test set stays untouched). A train/val pair without a test set
+    (AffectNet's layout, whose val/ the literature reports on) -> val/ becomes ``private`` and ``public`` is
+    carved out of train. ``labels``: class indices or names (the same classes in the same order either way)."""
+    splits, note = np.array(splits, dtype="<U8"), ""
+    if (splits == "public").any() and not (splits == "private").any() and not (splits == "").any():
+        splits[splits == "public"] = "private"
+    missing = splits == ""
     if missing.any():
-        ds.splits[missing] = stratified_assign(ds.labels[missing],
-                                               {"public": public_fraction, "private": private_fraction}, seed)
-        ds.source += (f" (no split given: {int(missing.sum())} images split stratified "
-                      f"{1 - public_fraction - private_fraction:.0%}/{public_fraction:.0%}/{private_fraction:.0%}, "
-                      f"seed {seed})")
-    if not (ds.splits == "public").any() and (ds.splits == "train").any():
-        train = np.flatnonzero(ds.splits == "train")
-        ds.splits[train] = stratified_assign(ds.labels[train], {"public": public_fraction}, seed)
+        splits[missing] = stratified_assign(labels[missing], {"public": public_fraction,
+                                                              "private": private_fraction}, seed)
+        note = (f" (no split given: {int(missing.sum())} images split stratified "
+                f"{1 - public_fraction - private_fraction:.0%}/{public_fraction:.0%}/{private_fraction:.0%}, "
+                f"seed {seed})")
+    if not (splits == "public").any() and (splits == "train").any():
+        train = np.flatnonzero(splits == "train")
+        splits[train] = stratified_assign(labels[train], {"public": public_fraction}, seed)
+    return splits, note
 
 
 def without_machine_paths(source: str) -> str:
@@ -407,5 +429,5 @@ def _cache_write(key: str, ds: Dataset) -> None:
 
 
 __all__ = ["Dataset", "load", "find_data", "read_image", "to_uint8", "canonical_class", "label_order_table",
-           "stratified_assign", "without_machine_paths", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir",
+           "stratified_assign", "complete_splits", "list_folder", "without_machine_paths", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir",
            "project_root"]

@@ -107,15 +107,20 @@ class Dataset:
 
     def counts(self) -> pd.DataFrame:
         """Images per class (rows) and split (columns), with totals."""
-        table = pd.crosstab(pd.Categorical(np.asarray(self.classes)[self.labels], self.classes),
-                            pd.Categorical(self.splits, SPLITS), dropna=False)
-        table.index.name, table.columns.name = "class", "split"
-        table["total"] = table.sum(axis=1)
-        return table
+        return count_table(self.labels, self.classes, self.splits)
 
     def label_names(self) -> np.ndarray:
         """The class name of every image."""
         return np.asarray(self.classes)[self.labels]
+
+
+def count_table(labels: np.ndarray, classes: list, splits: np.ndarray) -> pd.DataFrame:
+    """Images per class (rows) and split (columns), with totals."""
+    table = pd.crosstab(pd.Categorical(np.asarray(classes)[labels], classes),
+                        pd.Categorical(splits, SPLITS), dropna=False)
+    table.index.name, table.columns.name = "class", "split"
+    table["total"] = table.sum(axis=1)
+    return table
 
 
 def to_uint8(image: np.ndarray, size=(48, 48), channels: int = 1) -> np.ndarray:

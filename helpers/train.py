@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import balance
+from helpers import balance, distribute, stream
 from helpers.backend import keras
 from helpers.data import Dataset
 from helpers.files import write_text
@@ -39,32 +39,60 @@ def set_seeds(seed: int = 42) -> None:
 # Callbacks
 # ----------------------------------------------------------------------------------------------------------
 
-class MacroMetrics(keras.callbacks.Callback):
-    """After each epoch: macro precision, recall and F1 on the selection split, added to the logs
-    (``val_macro_precision`` ...) so the history, the CSV log and the learning curves all have them."""
+@keras.saving.register_keras_serializable(package="helpers")
+class MacroScore(keras.metrics.Metric):
+    """Macro-averaged ``'precision'``, ``'recall'`` or ``'f1'`` over the classes, as scikit-learn computes them
+    (``average='macro', zero_division=0``: the classes present in the labels or the predictions), from a
+    confusion matrix kept across batches. A compiled metric: Keras computes it during validation itself (no
+    second pass over the selection split) and sums it across devices when training is distributed. Logged as
+    ``macro_<kind>`` (training) and ``val_macro_<kind>`` (the selection split)."""
 
-    def __init__(self, x_val, y_val, batch_size=256):
-        super().__init__()
-        self.x_val, self.y_val, self.batch_size = x_val, y_val, batch_size
+    def __init__(self, kind: str, n_classes: int, name=None, **kwargs):
+        super().__init__(name=name or f"macro_{kind}", **kwargs)
+        self.kind, self.n_classes = kind, n_classes
+        self.confusion = self.add_variable(shape=(n_classes, n_classes), initializer="zeros", name="confusion")
 
-    def on_epoch_end(self, epoch, logs=None):
-        from sklearn.metrics import precision_recall_fscore_support
-        pred = self.model.predict(self.x_val, batch_size=self.batch_size, verbose=0).argmax(1)
-        p, r, f, _ = precision_recall_fscore_support(self.y_val, pred, average="macro", zero_division=0)
-        if logs is not None:
-            logs.update(val_macro_precision=p, val_macro_recall=r, val_macro_f1=f)
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        ops = keras.ops
+        truth = ops.one_hot(ops.argmax(y_true, axis=-1), self.n_classes, dtype=self.dtype)
+        guess = ops.one_hot(ops.argmax(y_pred, axis=-1), self.n_classes, dtype=self.dtype)
+        self.confusion.assign_add(ops.matmul(ops.transpose(truth), guess))
+
+    def result(self):
+        ops = keras.ops
+        hits, true, guessed = ops.diagonal(self.confusion), ops.sum(self.confusion, 1), ops.sum(self.confusion, 0)
+        per_class = {"precision": ops.divide_no_nan(hits, guessed), "recall": ops.divide_no_nan(hits, true),
+                     "f1": ops.divide_no_nan(2 * hits, true + guessed)}[self.kind]
+        present = ops.cast(true + guessed > 0, self.dtype)
+        return ops.divide_no_nan(ops.sum(per_class * present), ops.sum(present))
+
+    def reset_state(self):
+        self.confusion.assign(keras.ops.zeros((self.n_classes, self.n_classes), dtype=self.dtype))
+
+    def get_config(self):
+        return {**super().get_config(), "kind": self.kind, "n_classes": self.n_classes}
+
+
+def macro_scores(n_classes: int) -> list:
+    """The three :class:`MacroScore` metrics, for ``model.compile(metrics=[...])``."""
+    return [MacroScore(kind, n_classes) for kind in ("precision", "recall", "f1")]
 
 
 class EpochTimer(keras.callbacks.Callback):
     """Adds ``epoch_seconds`` (wall time of the epoch, validation included) to the logs; ``fit`` puts it after
-    the callbacks that validate and checkpoint, so their time counts too."""
+    the callbacks that validate and checkpoint, so their time counts too. ``agree``: makes the workers of a
+    run on several machines agree on one time (:meth:`helpers.distribute.Plan.agree`)."""
+
+    def __init__(self, agree=float):
+        super().__init__()
+        self.agree = agree
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["epoch_seconds"] = time.perf_counter() - self._start
+            logs["epoch_seconds"] = self.agree(time.perf_counter() - self._start)
 
 
 def warmup_cosine(epochs: int, peak_lr: float, warmup: int = 2, floor: float = 0.01):
@@ -226,13 +254,16 @@ def ema_for_run(ema: float | None, steps: int | None, verbose: int = 1) -> float
     return ema
 
 
-def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | None = 30,
+def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Path, *, epochs: int | None = 30,
         batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights",
         weight_power: float = 1.0, label_smoothing: float = 0.0, patience: int | None = 10,
         schedule: str = "cosine", ema: float | None = None, weight_decay: float = 0.0,
-        minutes: float | None = None, jit_compile="auto", seed: int = 42, verbose: int = 2) -> dict:
+        minutes: float | None = None, jit_compile="auto", devices="auto", seed: int = 42,
+        verbose: int = 2) -> dict:
     """Train ``model`` on ``ds``'s train split, selecting on its public split; returns the history dict.
 
+    ``ds``: a :class:`helpers.data.Dataset` in memory, or a :class:`helpers.stream.FolderSource` whose
+    images are read from disk batch by batch (datasets bigger than memory).
     ``imbalance``: ``'weights'`` (class weights ``(n / (k * n_c)) ** weight_power``), ``'oversample'``
     (repeat minority images up to the largest class) or ``'none'``.
     ``schedule``: ``'cosine'`` (warm-up then cosine decay over ``epochs``) or ``'plateau'`` (halve the rate
@@ -241,49 +272,56 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
     ``weight_decay``: see :func:`make_optimizer`. The best epoch on public accuracy is kept (``best.keras``)
     and its weights are restored at the end. Everything is written under ``out_dir``; calling ``fit`` again
     with the same ``out_dir`` after an interruption resumes from the last finished epoch, and says so.
+
+    ``devices``: ``'auto'`` trains data-parallel on every device and machine there is
+    (:func:`helpers.distribute.plan`: several GPUs, logical CPUs, the workers of ``$TF_CONFIG``). Then
+    ``batch_size`` is **per replica**: the global batch is ``batch_size * replicas``, and ``lr`` grows with it,
+    times the number of replicas for SGD, times its square root for Adam/NAdam
+    (:func:`helpers.distribute.scaled`). On one device nothing changes. Worker 0 writes ``out_dir``.
     Returns the per-epoch log of the whole run (:func:`read_log`, across resumes) with its ``seconds``.
     """
-    out = Path(out_dir)
+    plan = distribute.plan(devices)
+    out = plan.out_dir(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    n_classes = len(ds.classes)
-    x_train, y_train = ds.xy("train")
-    x_val, y_val = ds.xy("public")
-    class_weight = None
-    if imbalance == "weights":
-        class_weight = balance.class_weights(y_train, n_classes, power=weight_power)
-    elif imbalance == "oversample":
-        idx = balance.oversample_indices(y_train, seed=seed)
-        x_train, y_train = x_train[idx], y_train[idx]
-    elif imbalance != "none":
+    if plan.replicas > 1:
+        per_replica, (batch_size, lr) = batch_size, distribute.scaled(batch_size, lr, plan.replicas, optimizer)
+        if verbose:
+            print(f"Data-parallel on {plan.describe()}: {per_replica} images per replica, global batch "
+                  f"{batch_size}, learning rate {lr:.3g} ({'linear' if optimizer == 'sgd' else 'square-root'} "
+                  f"scaling).")
+    if imbalance not in ("weights", "oversample", "none"):
         raise ValueError(f"imbalance must be 'weights', 'oversample' or 'none', not {imbalance!r}")
-
-    ema = ema_for_run(ema, steps=math.ceil(len(y_train) / batch_size) * epochs if epochs and not minutes else None,
-                      verbose=verbose)
-    model.compile(optimizer=make_optimizer(optimizer, lr, ema, weight_decay),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-                  metrics=["accuracy"], jit_compile=jit_compile)
-    log_file = out / "log.csv"
-    resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
     if epochs is None and not minutes:
         raise ValueError("epochs=None (no upper bound) needs a time budget (minutes)")
     if minutes and schedule != "cosine":
         raise ValueError(f"a time budget (minutes={minutes}) needs schedule='cosine', not {schedule!r}")
+    log_file = out / "log.csv"
+    resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
+    done = restore_run(out) if resuming else 0
+    inputs, y_train = _fit_inputs(ds, imbalance, batch_size, seed, done, plan)
+    class_weight = (balance.class_weights(y_train, len(ds.classes), power=weight_power)
+                    if imbalance == "weights" else None)
+    ema = ema_for_run(ema, steps=math.ceil(len(y_train) / batch_size) * epochs if epochs and not minutes else None,
+                      verbose=verbose)
+    with plan.scope():
+        work = plan.adopt(model)                  # on several devices: a copy whose variables are on all
+        work.compile(optimizer=make_optimizer(optimizer, lr, ema, weight_decay),
+                     loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+                     metrics=["accuracy", *macro_scores(len(ds.classes))], jit_compile=jit_compile)
     if not resuming:                              # a new run: forget an earlier finished run's log and best
         log_file.unlink(missing_ok=True)
         (out / "best.keras").unlink(missing_ok=True)
     else:
-        done = restore_run(out)
         print(f"Resuming the unfinished run in {out} after its epoch {done} (from {out / 'backup'}; delete that "
               f"folder to start afresh).")
-        fresh_randomness(model, seed + 1 + done)  # new random draws for the epochs still to run
+        fresh_randomness(work, seed + 1 + done)   # new random draws for the epochs still to run
     best = _best_so_far(log_file, "val_accuracy")
     ema_swap = keras.callbacks.SwapEMAWeights(swap_on_epoch=True) if ema else None   # validate/save the average
     callbacks = [
         *([ema_swap] if ema else []),
-        MacroMetrics(x_val.astype("float32"), y_val),             # before the CSV log and the history
         keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor="val_accuracy", mode="max",
                                         save_best_only=True, initial_value_threshold=best),
-        EpochTimer(),                             # times the epoch with its validation and checkpoint
+        EpochTimer(plan.agree),                   # times the epoch with its validation and checkpoint
     ]
     if minutes:
         spent = read_log(out).get("epoch_seconds", []) if resuming and log_file.exists() else []
@@ -300,17 +338,51 @@ def fit(model: keras.Model, ds: Dataset, out_dir: str | Path, *, epochs: int | N
         callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", mode="max", patience=patience))
     callbacks.append(keras.callbacks.CSVLogger(str(log_file), append=True))      # logs everything above
     callbacks.append(Backup(out, ema_swap))                  # last: an epoch is done once it is logged
-    model.fit(
-        x_train.astype("float32"), keras.utils.to_categorical(y_train, n_classes),
-        validation_data=(x_val.astype("float32"), keras.utils.to_categorical(y_val, n_classes)),
-        epochs=epochs or 10_000, batch_size=batch_size, class_weight=class_weight, callbacks=callbacks,
-        shuffle=True, verbose=verbose)
+    with plan.scope():
+        work.fit(**inputs, epochs=epochs or 10_000, class_weight=class_weight, callbacks=callbacks,
+                 verbose=verbose)
     if (out / "best.keras").exists():
-        model.set_weights(keras.models.load_model(out / "best.keras").get_weights())
+        model.set_weights(keras.models.load_model(out / "best.keras", compile=False).get_weights())
+    elif work is not model:
+        model.set_weights(work.get_weights())
     result = read_log(out)                        # every epoch of the run, across resumes
     result["seconds"] = sum(result.get("epoch_seconds", []))
     write_text(out / "history.json", json.dumps(result, indent=1))
     return result
+
+
+def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan) -> tuple:
+    """``model.fit``'s data arguments for ``ds``, and the training labels (after oversampling, if asked).
+
+    Arrays in memory go to Keras as arrays, its fastest path. A streamed source goes as
+    :class:`helpers.stream.Batches`, shuffled from a seed that counts the epochs already ``done`` (so that a
+    resumed run does not replay its first epochs). On several devices each batch must split evenly across
+    the replicas where it is the first of a split (Keras 3.15 under TensorFlow) or anywhere (JAX): JAX
+    trains from ``Batches`` cut to a multiple of the replicas, TensorFlow from arrays of which only a split
+    smaller than one global batch is cut. Either way, fewer than ``replicas`` images of a split are left out."""
+    n_classes, even = len(ds.classes), plan.replicas
+    if isinstance(ds, stream.FolderSource):
+        train_index = ds.index("train")
+        if imbalance == "oversample":
+            train_index = train_index[balance.oversample_indices(ds.labels[train_index], seed=seed)]
+        return dict(x=ds.batches("train", batch_size, shuffle=True, seed=seed + done, index=train_index,
+                                 multiple_of=even),
+                    validation_data=ds.batches("public", batch_size, multiple_of=even)), ds.labels[train_index]
+    x_train, y_train = ds.xy("train")
+    x_val, y_val = ds.xy("public")
+    if imbalance == "oversample":
+        idx = balance.oversample_indices(y_train, seed=seed)
+        x_train, y_train = x_train[idx], y_train[idx]
+    if even > 1 and plan.backend == "jax":
+        return dict(x=stream.array_batches(x_train, y_train, n_classes, batch_size, True, seed + done, even),
+                    validation_data=stream.array_batches(x_val, y_val, n_classes, batch_size,
+                                                         multiple_of=even)), y_train
+    if even > 1:
+        x_train, y_train, x_val, y_val = (a[:len(a) - len(a) % even] if len(a) < batch_size else a
+                                          for a in (x_train, y_train, x_val, y_val))
+    return dict(x=x_train.astype("float32"), y=keras.utils.to_categorical(y_train, n_classes),
+                batch_size=batch_size, shuffle=True,
+                validation_data=(x_val.astype("float32"), keras.utils.to_categorical(y_val, n_classes))), y_train
 
 
 def fresh_randomness(model: keras.Model, seed: int) -> None:
