@@ -1,6 +1,9 @@
 """The full training runs of the shipped model and of every experiment, and their command line.
 
-    python -m helpers.train [--recipe cpu_wide_ema] [--minutes 150] [--out DIR] [--ship]
+    python -m helpers.train [--recipe cpu_wide_ema] [--minutes 150] [--out DIR] [--ship] [--devices auto]
+
+On several GPUs it trains data-parallel by itself; on several machines, start the same command on each with
+``TF_CONFIG`` naming them all (README, "Training on several GPUs or machines"; :mod:`helpers.distribute`).
 
 A recipe is a model name and the settings of :func:`helpers.train.fit`. Training to fit, PublicTest to
 select; PrivateTest is evaluated once at the end. Every run, its figures and what it taught are in
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import audit, data, evaluate, models, shipped, train
+from helpers import audit, data, distribute, evaluate, models, shipped, train
 from helpers.backend import configure_device, keras
 from helpers.files import write_text
 
@@ -64,7 +67,13 @@ def main(argv=None) -> int:
                              "on the same condition")
     parser.add_argument("--force", action="store_true", help="with --ship/--ship-finished: ship even if worse")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--devices", default="auto",
+                        help="'auto' (every GPU, else the CPU; every worker $TF_CONFIG names) or a number of "
+                             "this machine's devices; on several, --recipe's batch is per device (see "
+                             "helpers.distribute)")
     args = parser.parse_args(argv)
+    devices = int(args.devices) if args.devices.isdigit() else args.devices
+    plan = distribute.plan(devices)              # first: several workers must set up before anything runs
     out = Path(args.out)
     if args.ship_finished:
         if not (out / "result.json").exists():
@@ -88,12 +97,14 @@ def main(argv=None) -> int:
                          augment=augment, crop=recipe.get("crop", 0))
     fit_args = {k: v for k, v in recipe.items() if k not in ("model", "erasing", "crop")}
     try:
-        train.fit(model, ds, out, jit_compile=device["jit_compile"], seed=args.seed, **fit_args)
+        train.fit(model, ds, out, jit_compile=device["jit_compile"], devices=devices, seed=args.seed, **fit_args)
     except KeyboardInterrupt:
         again = " ".join(["python -m helpers.train", *(argv if argv is not None else sys.argv[1:])])
         print(f"\nInterrupted: {train.backed_up_epochs(out)} epoch(s) are finished and backed up in {out}. "
               f"The same command resumes there: {again}", file=sys.stderr)
         return 130
+    if not plan.is_chief:                         # worker 0 evaluates, writes and ships the run
+        return 0
     log = train.read_log(out)
     seconds = sum(log.get("epoch_seconds", [])) or float("nan")
     images_per_s = len(log.get("epoch", [])) * int((ds.splits == "train").sum()) / seconds
@@ -106,7 +117,7 @@ def main(argv=None) -> int:
     meta = {"recipe": {"name": args.recipe, **recipe}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
             "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
             "train_wall_minutes": round(seconds / 60, 1), "train_images_per_s": round(images_per_s),
-            "hardware": device, "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
+            "hardware": {**device, "replicas": plan.replicas, "workers": plan.workers}, "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
             "scores": report, "keras": keras.__version__,
             "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
     print(json.dumps(meta, indent=2))

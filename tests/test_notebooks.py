@@ -15,30 +15,51 @@ from conftest import SESSION_DATA
 pytestmark = pytest.mark.notebooks
 
 
-def _run(out, *options, env=None):
-    """The runner as a subprocess; returns ``({name: entry}, summary, out, stdout)``."""
-    proc = subprocess.run([sys.executable, "-m", "helpers.run", *options, "--out", str(out)],
-                          capture_output=True, text=True, timeout=3600, env=env)
-    assert proc.returncode == 0, f"runner failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+def _start(out, *options, env=None):
+    """The runner as a subprocess, started (not waited for); its output goes to files beside ``out``."""
+    with open(f"{out}.stdout", "w") as stdout, open(f"{out}.stderr", "w") as stderr:
+        return subprocess.Popen([sys.executable, "-m", "helpers.run", *options, "--out", str(out)],
+                                stdout=stdout, stderr=stderr, text=True, env=env), out
+
+
+def _wait(started):
+    """Wait for a runner started by :func:`_start`; returns ``({name: entry}, summary, out, stdout)``."""
+    proc, out = started
+    proc.wait(timeout=3600)
+    stdout, stderr = (open(f"{out}.{name}").read() for name in ("stdout", "stderr"))
+    assert proc.returncode == 0, f"runner failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
     summary = json.loads((out / "summary.json").read_text())
-    return {nb["name"]: nb for nb in summary["notebooks"]}, summary, out, proc.stdout
+    return {nb["name"]: nb for nb in summary["notebooks"]}, summary, out, stdout
 
 
 @pytest.fixture(scope="module")
-def first_command_run(tmp_path_factory):
-    """The README's first command on a fresh clone: no dataset anywhere, no --fast (only --out, to keep the
-    project's runs/ folder clean)."""
+def started_runs(tmp_path_factory):
+    """Both runs start at once: much of a notebook run waits on one core (kernel start-up, SVM fits, plots),
+    so the two share the machine's cores in less time than one after the other.
+
+    ``first``: the README's first command on a fresh clone: no dataset anywhere, no --fast (only --out, to
+    keep the project's runs/ folder clean). ``fast``: what CI runs, --fast on $FER_DATA (FER2013 in CI);
+    without FER2013 that is the demo set, which always runs at FAST_MODE size, so the first run serves both."""
     env = {k: v for k, v in os.environ.items() if k not in ("FER_DATA", "FER_RUN_DIR")}
-    return _run(tmp_path_factory.mktemp("first_command"), env=env)
+    first = _start(tmp_path_factory.mktemp("first_command"), env=env)
+    fast = None if SESSION_DATA == "demo" else _start(tmp_path_factory.mktemp("fast_run"), "--fast", "--data",
+                                                      SESSION_DATA)
+    yield {"first": first, "fast": fast}
+    for started in (first, fast):
+        if started and started[0].poll() is None:
+            started[0].kill()
 
 
 @pytest.fixture(scope="module")
-def fast_run(tmp_path_factory, request):
-    """What CI runs: --fast on $FER_DATA (FER2013 in CI). Without FER2013 that is the demo set, which always
-    runs at FAST_MODE size: the first command's run is the same run, so it is reused."""
-    if SESSION_DATA == "demo":
+def first_command_run(started_runs):
+    return _wait(started_runs["first"])
+
+
+@pytest.fixture(scope="module")
+def fast_run(started_runs, request):
+    if started_runs["fast"] is None:
         return request.getfixturevalue("first_command_run")[:3]
-    return _run(tmp_path_factory.mktemp("fast_run"), "--fast", "--data", SESSION_DATA)[:3]
+    return _wait(started_runs["fast"])[:3]
 
 
 def test_the_readme_first_command_completes_on_the_demo_set(first_command_run):

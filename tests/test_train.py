@@ -330,3 +330,18 @@ def test_the_quick_cnn_is_trained_once_per_run_and_settings(tiny, monkeypatch, c
     assert np.allclose(first.predict(x, verbose=0), again.predict(x, verbose=0), atol=1e-5)
     other, other_folder = notebook.quick_cnn(tiny, seed=0, imbalance="oversample")
     assert "reusing" not in capsys.readouterr().out and other_folder != folder and other_folder.with_suffix(".keras").exists()
+
+
+def test_macro_scores_are_scikit_learns():
+    from sklearn.metrics import precision_recall_fscore_support
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 6, 200)                       # class 6 never occurs, and is predicted twice
+    y_pred = np.where(rng.random(200) < 0.6, y_true, rng.integers(0, 7, 200))
+    y_pred[:2] = 6
+    expected = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)[:3]
+    for metric, value in zip(train.macro_scores(7), expected):
+        for part in (slice(0, 70), slice(70, 200)):        # accumulated over two batches
+            metric.update_state(keras.utils.to_categorical(y_true[part], 7), keras.utils.to_categorical(y_pred[part], 7))
+        assert float(metric.result()) == pytest.approx(value, abs=1e-6)
+        metric.reset_state()
+        assert float(metric.result()) == 0.0
