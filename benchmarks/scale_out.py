@@ -47,7 +47,7 @@ def streamed_vs_cached(n: int) -> None:
     from helpers.backend import configure_device
     with tempfile.TemporaryDirectory() as tmp:
         folder = make_folder(Path(tmp) / "photos", n)
-        print(f"| read as | streamed from files (img/s) | cached in memory (img/s) | load into memory first (s) |")
+        print("| read as | streamed from files (img/s) | cached in memory (img/s) | load into memory first (s) |")
         print("|---|---|---|---|")
         for size, channels in ((48, 1), (96, 3)):
             source = stream.open(folder, size=size, channels=channels)

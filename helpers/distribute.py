@@ -25,6 +25,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from helpers.backend import keras
 
@@ -79,7 +80,6 @@ class Plan:
     def out_dir(self, out_dir):
         """Where this process writes its checkpoints and logs: ``out_dir`` for the chief, ``out_dir/worker-<i>``
         for the others (they save too, so that every worker can resume, but their files are not the run's)."""
-        from pathlib import Path
         return Path(out_dir) if self.is_chief else Path(out_dir) / f"worker-{self.worker}"
 
     def describe(self) -> str:
@@ -101,7 +101,7 @@ def plan(devices="auto") -> Plan:
         return _tensorflow_plan(devices)
     if backend == "jax":
         return _jax_plan(devices)
-    return Plan(backend, [keras.backend.backend()])          # torch: one device
+    return Plan(backend, [f"{backend}'s default device"])    # torch: one device
 
 
 def _pick(names: list, devices) -> list:
