@@ -356,7 +356,8 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan)
 
     Arrays in memory go to Keras as arrays, its fastest path. A streamed source goes as
     :class:`helpers.stream.Batches`, shuffled from a seed that counts the epochs already ``done`` (so that a
-    resumed run does not replay its first epochs). On several devices each batch must split evenly across
+    resumed run does not replay its first epochs), and Keras does not shuffle them again (it would reorder the
+    batches with Python's global random state, which differs with what ran before). On several devices each batch must split evenly across
     the replicas where it is the first of a split (Keras 3.15 under TensorFlow) or anywhere (JAX): JAX
     trains from ``Batches`` cut to a multiple of the replicas, TensorFlow from arrays of which only a split
     smaller than one global batch is cut. Either way, fewer than ``replicas`` images of a split are left out."""
@@ -366,7 +367,7 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan)
         if imbalance == "oversample":
             train_index = train_index[balance.oversample_indices(ds.labels[train_index], seed=seed)]
         return dict(x=ds.batches("train", batch_size, shuffle=True, seed=seed + done, index=train_index,
-                                 multiple_of=even),
+                                 multiple_of=even), shuffle=False,          # Batches shuffles, from its seed
                     validation_data=ds.batches("public", batch_size, multiple_of=even)), ds.labels[train_index]
     x_train, y_train = ds.xy("train")
     x_val, y_val = ds.xy("public")
@@ -375,6 +376,7 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan)
         x_train, y_train = x_train[idx], y_train[idx]
     if even > 1 and plan.backend == "jax":
         return dict(x=stream.array_batches(x_train, y_train, n_classes, batch_size, True, seed + done, even),
+                    shuffle=False,
                     validation_data=stream.array_batches(x_val, y_val, n_classes, batch_size,
                                                          multiple_of=even)), y_train
     if even > 1:

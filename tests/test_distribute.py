@@ -111,9 +111,4 @@ def test_jax_two_devices_train_like_one_from_a_streamed_folder(tmp_path):
     one, reference = _train(tmp_path / "one", "--data", folder, "--devices", 1, "--batch", 16, "--lr", 0.1, env=env)
     two, weights = _train(tmp_path / "two", "--data", folder, "--devices", 2, "--batch", 8, "--lr", 0.05, env=env)
     assert (one["backend"], one["replicas"], two["replicas"]) == ("jax", 1, 2)
-    # Not bit-for-bit as under TensorFlow: the two JAX runs drift apart by ~2e-4 of the loss within the first
-    # epoch (with a frozen model they see exactly the same images), so the check is on the loss curve
-    assert np.allclose(two["loss"], one["loss"], rtol=2e-3)
-    frozen_one = _train(tmp_path / "f1", "--data", folder, "--devices", 1, "--batch", 16, "--lr", 0, env=env)[0]
-    frozen_two = _train(tmp_path / "f2", "--data", folder, "--devices", 2, "--batch", 8, "--lr", 0, env=env)[0]
-    assert np.allclose(frozen_two["loss"], frozen_one["loss"], rtol=1e-6)   # every image once per epoch
+    assert np.allclose(two["loss"], one["loss"], rtol=1e-5) and _close(weights, reference, atol=1e-5)
