@@ -104,6 +104,16 @@ def write_folder(root, per_class=20):
     return root
 
 
+def test_two_logical_cpu_devices_train_like_one_from_a_streamed_folder(tmp_path):
+    folder = write_folder(tmp_path / "faces")
+    one, reference = _train(tmp_path / "one", "--data", folder, "--split-cpu", 2, "--devices", 1, "--batch", 16,
+                            "--lr", 0.1)
+    two, weights = _train(tmp_path / "two", "--data", folder, "--split-cpu", 2, "--devices", 2, "--batch", 8,
+                          "--lr", 0.05)
+    assert (one["replicas"], two["replicas"]) == (1, 2)
+    assert np.allclose(two["loss"], one["loss"], rtol=1e-5) and _close(weights, reference, atol=1e-5)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_jax_two_devices_train_like_one_from_a_streamed_folder(tmp_path):
     folder = write_folder(tmp_path / "faces")
