@@ -38,6 +38,10 @@ RECIPES = {
                                 ema=0.998),
     "cpu_wide_sgd": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": 60, "optimizer": "sgd", "lr": 0.05},
                          weight_decay=5e-3, ema=0.998),                               # decay: see make_optimizer
+    # Issue 23: a snapshot ensemble (Huang et al. 2017) in the same 150-minute budget: three cosine cycles,
+    # the weight average at the end of each kept (snapshots/), averaged by python -m helpers.ensemble.
+    "cpu_wide_snapshots": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": None}, ema=0.998, minutes=150,
+                               cycles=3),
     # For one modern GPU, 8 minutes of training (gpu/run.sh): what the public >= 72% FER2013 recipes share
     # (Pramerdorfer & Kampel 2016; Khaireddin & Chen 2021: a VGG-style network, SGD with Nesterov momentum,
     # a long schedule, random 40x40 crops, 10-view TTA), with the checkpoint chosen on PublicTest, never on

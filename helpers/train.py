@@ -111,40 +111,85 @@ def epochs_that_fit(seconds: list, budget: float) -> int:
     return math.floor((budget - sum(seconds)) / max(seconds[-3:]))
 
 
-def budget_lr(seconds: list, budget: float, peak_lr: float, warmup: int = 2, floor: float = 0.01) -> float:
+def budget_lr(seconds: list, budget: float, peak_lr: float, warmup: int = 2, floor: float = 0.01,
+              cycles: int = 1) -> float:
     """The learning rate of the next epoch when a run must fit in ``budget`` seconds of wall time.
 
     ``seconds``: how long each epoch so far took. The warm-up is the same as :func:`warmup_cosine`'s; after it,
     the cosine runs over time rather than over a number of epochs: the epochs still to come are assumed to be
     as long as the slowest of the last three, and the floor is reached by the last one that fits. When every
-    epoch takes the same time this is exactly ``warmup_cosine``."""
+    epoch takes the same time this is exactly ``warmup_cosine``.
+
+    ``cycles``: cut the budget into this many equal parts (:func:`cycle_of_epochs`), each a cosine from
+    ``peak_lr`` down to the floor; the rate jumps back up at the start of each (a cyclic cosine, as in
+    snapshot ensembles); only the first cycle warms up."""
     done = len(seconds)
-    if done < warmup:
+    if done < warmup or not seconds:
         return peak_lr * (done + 1) / (warmup + 1)
-    now, warm = sum(seconds), sum(seconds[:warmup])
-    last_start = now + (max(1, epochs_that_fit(seconds, budget)) - 1) * max(seconds[-3:])
-    t = (now - warm) / (last_start - warm) if last_start > warm else 1.0
+    cycle = cycle_of_epochs(seconds, budget, cycles)
+    k = cycle[-1]                                  # the next epoch's cycle
+    start = sum(seconds[:max(cycle.index(k), warmup)])     # its cosine starts here (after the warm-up)
+    now, slowest = sum(seconds), max(seconds[-3:])
+    last_start = now + (max(1, math.floor((budget * (k + 1) / cycles - now) / slowest)) - 1) * slowest
+    t = (now - start) / (last_start - start) if last_start > start else 1.0
     return peak_lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def cycle_of_epochs(seconds: list, budget: float, cycles: int = 1) -> list[int]:
+    """The cycle (0, 1, ...) of each epoch so far and of the next one, when ``budget`` seconds are cut into
+    ``cycles`` equal parts: an epoch starts the next cycle when, as long as the slowest of the last three, it
+    would not end within its cycle's part. Replayed from the epoch times, so a resumed run finds the same."""
+    found, now, k = [], 0.0, 0
+    for i in range(len(seconds) + 1):
+        if i and k < cycles - 1 and now + max(seconds[max(0, i - 3):i]) > budget * (k + 1) / cycles:
+            k += 1
+        found.append(k)
+        now += seconds[i] if i < len(seconds) else 0.0
+    return found
 
 
 class TimeBudget(keras.callbacks.Callback):
     """Fit a run into ``minutes`` of wall time on whatever machine runs it: sets each epoch's learning rate with
     :func:`budget_lr`, and stops when one more epoch, as long as the slowest of the last three, would not fit.
 
-    ``spent``: the seconds of the epochs already done (on resume, from the run's log)."""
+    ``spent``: the seconds of the epochs already done (on resume, from the run's log). ``cycles`` > 1: a
+    cyclic cosine (:func:`budget_lr`); each epoch's log then says its ``cycle`` (1, 2, ...) and whether it
+    ends it (``cycle_end``, for :class:`Snapshots`)."""
 
-    def __init__(self, minutes: float, peak_lr: float, spent=()):
+    def __init__(self, minutes: float, peak_lr: float, spent=(), cycles: int = 1):
         super().__init__()
-        self.budget, self.peak_lr, self.seconds = minutes * 60, peak_lr, list(spent)
+        self.budget, self.peak_lr, self.seconds, self.cycles = minutes * 60, peak_lr, list(spent), cycles
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.model.optimizer.learning_rate = budget_lr(self.seconds, self.budget, self.peak_lr)
+        self.model.optimizer.learning_rate = budget_lr(self.seconds, self.budget, self.peak_lr,
+                                                       cycles=self.cycles)
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(logs["epoch_seconds"])
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        if epochs_that_fit(self.seconds, self.budget) < 1:
+        stop = epochs_that_fit(self.seconds, self.budget) < 1 or epoch + 1 >= (self.params or {}).get(
+            "epochs", math.inf)
+        if self.cycles > 1:
+            cycle = cycle_of_epochs(self.seconds, self.budget, self.cycles)
+            logs["cycle"], logs["cycle_end"] = cycle[-2] + 1, int(stop or cycle[-1] != cycle[-2])
+        if stop:
             self.model.stop_training = True
+
+
+class Snapshots(keras.callbacks.Callback):
+    """Save the model at the end of each cycle of a cyclic schedule (``TimeBudget(cycles=...)``) as
+    ``snapshots/cycle-<k>.keras`` under ``out_dir``: the members of a snapshot ensemble (Huang et al. 2017,
+    "Snapshot Ensembles: Train 1, get M for free"; :mod:`helpers.ensemble`). Placed after the weight average's
+    swap, it saves the average, as the best checkpoint does."""
+
+    def __init__(self, out_dir):
+        super().__init__()
+        self.folder = Path(out_dir) / "snapshots"
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs and logs.get("cycle_end"):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.model.save(self.folder / f"cycle-{int(logs['cycle'])}.keras")
 
 
 class Backup(keras.callbacks.BackupAndRestore):
@@ -258,7 +303,7 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
         batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights",
         weight_power: float = 1.0, label_smoothing: float = 0.0, patience: int | None = 10,
         schedule: str = "cosine", ema: float | None = None, weight_decay: float = 0.0,
-        minutes: float | None = None, jit_compile="auto", devices="auto", seed: int = 42,
+        minutes: float | None = None, cycles: int = 1, jit_compile="auto", devices="auto", seed: int = 42,
         verbose: int = 2) -> dict:
     """Train ``model`` on ``ds``'s train split, selecting on its public split; returns the history dict.
 
@@ -268,7 +313,9 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     (repeat minority images up to the largest class) or ``'none'``.
     ``schedule``: ``'cosine'`` (warm-up then cosine decay over ``epochs``) or ``'plateau'`` (halve the rate
     when the public accuracy stalls). ``minutes``: fit the run into this much wall time (:class:`TimeBudget`;
-    the cosine then runs over time, and ``epochs`` is only an upper bound, ``None`` for none). ``ema`` and
+    the cosine then runs over time, and ``epochs`` is only an upper bound, ``None`` for none). ``cycles``: with
+    a time budget, that many cosine cycles in it, and the model at the end of each is kept as
+    ``snapshots/cycle-<k>.keras`` (a snapshot ensemble: :class:`Snapshots`, :mod:`helpers.ensemble`). ``ema`` and
     ``weight_decay``: see :func:`make_optimizer`. The best epoch on public accuracy is kept (``best.keras``)
     and its weights are restored at the end. Everything is written under ``out_dir``; calling ``fit`` again
     with the same ``out_dir`` after an interruption resumes from the last finished epoch, and says so.
@@ -295,6 +342,9 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
         raise ValueError("epochs=None (no upper bound) needs a time budget (minutes)")
     if minutes and schedule != "cosine":
         raise ValueError(f"a time budget (minutes={minutes}) needs schedule='cosine', not {schedule!r}")
+    if cycles > 1 and (not minutes or patience):
+        raise ValueError(f"cycles={cycles} needs a time budget (minutes: the cycles cut it) and patience=None "
+                         f"(each restart lowers the public accuracy for a while: early stopping would cut a cycle)")
     log_file = out / "log.csv"
     resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
     done = restore_run(out) if resuming else 0
@@ -311,6 +361,7 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     if not resuming:                              # a new run: forget an earlier finished run's log and best
         log_file.unlink(missing_ok=True)
         (out / "best.keras").unlink(missing_ok=True)
+        shutil.rmtree(out / "snapshots", ignore_errors=True)
     else:
         print(f"Resuming the unfinished run in {out} after its epoch {done} (from {out / 'backup'}; delete that "
               f"folder to start afresh).")
@@ -325,10 +376,13 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     ]
     if minutes:
         spent = read_log(out).get("epoch_seconds", []) if resuming and log_file.exists() else []
-        callbacks.append(TimeBudget(minutes, lr, spent))
+        callbacks.append(TimeBudget(minutes, lr, spent, cycles))
+        if cycles > 1:
+            callbacks.append(Snapshots(out))
         if verbose:
             print(f"Time budget {minutes:g} min ({sum(spent) / 60:.1f} spent): as many epochs as fit"
-                  + (f", at most {epochs}" if epochs else "") + "; the cosine follows the time spent.")
+                  + (f", at most {epochs}" if epochs else "") + "; the cosine follows the time spent"
+                  + (f", in {cycles} cycles, a snapshot kept at the end of each." if cycles > 1 else "."))
     elif schedule == "cosine":
         callbacks.append(keras.callbacks.LearningRateScheduler(warmup_cosine(epochs, lr)))
     elif schedule == "plateau":

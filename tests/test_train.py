@@ -22,6 +22,21 @@ def test_budget_lr_is_warmup_cosine_when_epochs_take_equal_time():
         assert train.budget_lr([100.0] * done, budget=1000, peak_lr=1.0) == pytest.approx(cosine(done))
 
 
+def test_cycles_cut_the_budget_into_equal_cosines_with_restarts():
+    seconds = [100.0] * 12                                  # 12 epochs of 100 s in a 1200 s budget, 3 cycles
+    assert train.cycle_of_epochs(seconds, budget=1200, cycles=3) == [0] * 4 + [1] * 4 + [2] * 4 + [2]
+    lrs = [train.budget_lr(seconds[:done], budget=1200, peak_lr=1.0, cycles=3) for done in range(12)]
+    assert lrs[0] < lrs[1] < lrs[2] == pytest.approx(1.0)   # the first cycle warms up
+    assert lrs[3] == pytest.approx(0.01) and lrs[7] == pytest.approx(0.01) and lrs[11] == pytest.approx(0.01)
+    assert lrs[4] == pytest.approx(1.0) and lrs[8] == pytest.approx(1.0)          # restarts at the peak
+    assert lrs[4] > lrs[5] > lrs[6] > lrs[7]
+    assert [train.budget_lr(seconds[:d], 1200, 1.0, cycles=1) for d in range(12)] == pytest.approx(
+        [train.warmup_cosine(12, 1.0)(d) for d in range(12)])
+    slower = [100.0] * 4 + [250.0] * 10                     # the machine slows down in the second cycle
+    cycle = train.cycle_of_epochs(slower, budget=1200, cycles=3)
+    assert cycle[:7] == [0, 0, 0, 0, 1, 2, 2]     # 650 + 250 > 800: the 6th epoch would end past cycle 2's part
+
+
 def test_weight_decay_shrinks_every_weight_by_lr_times_decay():
     for decay, expected in ((0.0, 1.0), (0.5, 1 - 0.1 * 0.5)):
         weight = keras.Variable(np.ones(3, "float32"))
@@ -35,15 +50,19 @@ class _Stub:
     optimizer = keras.optimizers.SGD(1.0)
 
 
-def _simulate(budget_minutes, epoch_seconds):
-    """Run TimeBudget over epochs of the given durations; returns the learning rates of the epochs it allowed."""
-    cb, lrs = train.TimeBudget(budget_minutes, peak_lr=1.0), []
+def _simulate(budget_minutes, epoch_seconds, cycles=1, logs=None):
+    """Run TimeBudget over epochs of the given durations; returns the learning rates of the epochs it allowed
+    (and appends each epoch's logs to ``logs``)."""
+    cb, lrs = train.TimeBudget(budget_minutes, peak_lr=1.0, cycles=cycles), []
     cb.set_model(_Stub())
     cb.model.stop_training = False
     for epoch, seconds in enumerate(epoch_seconds):
         cb.on_epoch_begin(epoch)
         lrs.append(float(cb.model.optimizer.learning_rate))
-        cb.on_epoch_end(epoch, {"epoch_seconds": seconds})
+        epoch_logs = {"epoch_seconds": seconds}
+        cb.on_epoch_end(epoch, epoch_logs)
+        if logs is not None:
+            logs.append(epoch_logs)
         if cb.model.stop_training:
             return lrs
     raise AssertionError("the budget never stopped the run")
@@ -57,6 +76,15 @@ def test_time_budget_stops_in_time_and_anneals_even_when_the_machine_slows_down(
     after_warmup = lrs[2:]
     assert all(a >= b for a, b in zip(after_warmup, after_warmup[1:]))
     assert lrs[-1] == pytest.approx(0.01)                           # the last epoch still gets the floor rate
+
+
+def test_time_budget_marks_the_last_epoch_of_each_cycle():
+    logs = []
+    lrs = _simulate(10, [50.0] * 30, cycles=3, logs=logs)         # 12 epochs: 4 per cycle (200 s each)
+    assert len(lrs) == 12
+    assert [e["cycle"] for e in logs] == [1] * 4 + [2] * 4 + [3] * 4
+    assert [i for i, e in enumerate(logs) if e["cycle_end"]] == [3, 7, 11]
+    assert all(lrs[i] == pytest.approx(0.01) for i in (3, 7, 11))
 
 
 @pytest.fixture(scope="module")
@@ -345,3 +373,24 @@ def test_macro_scores_are_scikit_learns():
         assert float(metric.result()) == pytest.approx(value, abs=1e-6)
         metric.reset_state()
         assert float(metric.result()) == 0.0
+
+
+class _OneSecondEpochs(train.EpochTimer):
+    """Every epoch "takes" one second: the time budget's decisions no longer depend on the machine."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["epoch_seconds"] = 1.0
+
+
+def test_a_cyclic_budget_keeps_a_snapshot_at_the_end_of_each_cycle(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "EpochTimer", _OneSecondEpochs)
+    out = tmp_path / "run"
+    train.fit(_small_model(tiny), tiny, out, epochs=None, minutes=0.2, cycles=2, patience=None, batch_size=32,
+              jit_compile=False, verbose=0)
+    log = train.read_log(out)                   # 12 one-second epochs in 12 s: 6 per cycle
+    assert log["cycle"] == [1] * 6 + [2] * 6 and log["cycle_end"] == [0] * 5 + [1] + [0] * 5 + [1]
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["cycle-1.keras", "cycle-2.keras"]
+    assert log["learning_rate"][6] > 50 * log["learning_rate"][5]          # the rate jumped back up
+    last = keras.models.load_model(out / "snapshots" / "cycle-2.keras", compile=False)
+    x = tiny.xy("public")[0][:4].astype("float32")
+    assert last.predict(x, verbose=0).shape == (4, len(tiny.classes))
