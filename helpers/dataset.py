@@ -70,9 +70,8 @@ class Dataset:
         return len(self.labels)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{s}={int((self.splits == s).sum())}" for s in SPLITS)
         return (f"Dataset({self.source!r}, {len(self)} images {self.images.shape[1:]}, "
-                f"{len(self.classes)} classes, {sizes}, skipped={len(self.skipped)})")
+                f"{len(self.classes)} classes, {split_sizes(self.splits)}, skipped={len(self.skipped)})")
 
     def take(self, mask_or_index) -> "Dataset":
         """A new Dataset with the selected images (boolean mask or index array)."""
@@ -112,6 +111,11 @@ class Dataset:
     def label_names(self) -> np.ndarray:
         """The class name of every image."""
         return np.asarray(self.classes)[self.labels]
+
+
+def split_sizes(splits: np.ndarray) -> str:
+    """``"train=..., public=..., private=..."``: how many images each split holds."""
+    return ", ".join(f"{s}={int((splits == s).sum())}" for s in SPLITS)
 
 
 def count_table(labels: np.ndarray, classes: list, splits: np.ndarray) -> pd.DataFrame:

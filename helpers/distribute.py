@@ -44,6 +44,7 @@ class Plan:
     workers: int = 1
     worker: int = 0
     strategy: object = field(default=None, repr=False)
+    _gather: object = field(default=None, repr=False, compare=False)     # agree()'s compiled gather (TF)
 
     @property
     def is_chief(self) -> bool:
@@ -72,7 +73,7 @@ class Plan:
             from jax.experimental import multihost_utils
             return float(np.max(multihost_utils.process_allgather(np.array([value], "float32"))))
         import tensorflow as tf
-        if not hasattr(self, "_gather"):                 # compiled once: run eagerly it warns of overhead
+        if self._gather is None:                         # compiled once: run eagerly it warns of overhead
             self._gather = tf.function(lambda v: self.strategy.gather(
                 self.strategy.run(lambda: tf.reshape(v, [1])), axis=0))
         return float(tf.reduce_max(self._gather(tf.constant(value, tf.float32))))

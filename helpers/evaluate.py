@@ -21,26 +21,39 @@ def shifted(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return padded[:, k - dy:k - dy + h, k - dx:k - dx + w]
 
 
-def predict_proba(model, images: np.ndarray, tta: bool | str = False, batch_size: int = 256,
-                  shift_px: int = SHIFT_PX) -> np.ndarray:
-    """Class probabilities for raw 0-255 images, averaged over test-time augmentations (TTA):
+def views(images: np.ndarray, tta: bool | str = False, shift_px: int = SHIFT_PX) -> list[np.ndarray]:
+    """The copies of raw 0-255 ``images`` that test-time augmentation (TTA) averages over:
 
     * ``False``: none, the faces as they are;
     * ``True`` or ``"flip"``: each face and its mirror image (a face and its mirror show the same expression);
     * ``"shifts"``: ``"flip"`` for the face and for copies moved ``shift_px`` pixels up, down, left and
       right (10 views, 5x the cost): the network was trained on shifted faces, so it averages out where
       exactly the face detector put the crop.
-    """
+
+    Unshifted first, mirror images last: with ``"shifts"``, views 0 and 5 are the ``"flip"`` pair."""
     if tta not in (False, True, "flip", "shifts"):
         raise ValueError(f"tta={tta!r}: use False, True/'flip' or 'shifts'")
     x = np.asarray(images, dtype="float32")
     offsets = [(0, 0)]
     if tta == "shifts":
         offsets += [(shift_px, 0), (-shift_px, 0), (0, shift_px), (0, -shift_px)]
-    views = [shifted(x, dy, dx) for dy, dx in offsets]
-    if tta:
-        views += [v[:, :, ::-1] for v in views]
-    return np.mean([model.predict(v, batch_size=batch_size, verbose=0) for v in views], axis=0)
+    found = [shifted(x, dy, dx) for dy, dx in offsets]
+    return found + [v[:, :, ::-1] for v in found] if tta else found
+
+
+def predict_proba(model, images: np.ndarray, tta: bool | str = False, batch_size: int = 256,
+                  shift_px: int = SHIFT_PX) -> np.ndarray:
+    """Class probabilities for raw 0-255 images, averaged over the test-time augmentations ``tta``
+    (:func:`views`: ``False``, ``True``/``"flip"`` or ``"shifts"``)."""
+    return np.mean([model.predict(v, batch_size=batch_size, verbose=0)
+                    for v in views(images, tta, shift_px)], axis=0)
+
+
+def proba_each_tta(model, images: np.ndarray, batch_size: int = 256) -> dict:
+    """``{"none": ..., "flip": ..., "shifts": ...}``: :func:`predict_proba` for each TTA, from one pass over
+    the 10 views of ``"shifts"`` (the other two average a subset of them)."""
+    each = [model.predict(v, batch_size=batch_size, verbose=0) for v in views(images, "shifts")]
+    return {"none": each[0], "flip": np.mean([each[0], each[5]], axis=0), "shifts": np.mean(each, axis=0)}
 
 
 def scores(y_true, y_pred) -> dict:
@@ -51,14 +64,14 @@ def scores(y_true, y_pred) -> dict:
 
 def split_scores(model, ds: Dataset, splits=("public", "private")) -> dict:
     """``{split: {accuracy, macro_f1, accuracy_tta, macro_f1_tta, accuracy_shift_tta, macro_f1_shift_tta, n}}``
-    for a Keras model on ``ds`` (``_tta``: flip TTA, ``_shift_tta``: flip and shifts; see ``predict_proba``)."""
+    for a Keras model on ``ds`` (``_tta``: flip TTA, ``_shift_tta``: flip and shifts; see :func:`views`)."""
     out = {}
     for s in splits:
         x, y = ds.xy(s)
-        out[s] = scores(y, predict_proba(model, x).argmax(1))
-        for tta, suffix in (("flip", "_tta"), ("shifts", "_shift_tta")):
-            with_tta = scores(y, predict_proba(model, x, tta=tta).argmax(1))
-            out[s].update({k + suffix: v for k, v in with_tta.items()})
+        proba = proba_each_tta(model, x)
+        out[s] = {}
+        for tta, suffix in (("none", ""), ("flip", "_tta"), ("shifts", "_shift_tta")):
+            out[s].update({k + suffix: v for k, v in scores(y, proba[tta].argmax(1)).items()})
         out[s]["n"] = int(len(y))
     return out
 

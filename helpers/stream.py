@@ -27,7 +27,7 @@ import numpy as np
 from helpers import FERDataError
 from helpers.backend import keras
 from helpers.data import find_data, list_folder, read_image
-from helpers.dataset import SPLITS, count_table
+from helpers.dataset import count_table, split_sizes
 
 
 @dataclass
@@ -56,9 +56,8 @@ class FolderSource:
         return len(self.labels)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{s}={int((self.splits == s).sum())}" for s in SPLITS)
         return (f"FolderSource({self.source!r}, {len(self)} files streamed as {self.image_shape}, "
-                f"{len(self.classes)} classes, {sizes}, skipped so far={len(self.skipped)})")
+                f"{len(self.classes)} classes, {split_sizes(self.splits)}, skipped so far={len(self.skipped)})")
 
     @property
     def image_shape(self) -> tuple:
@@ -110,7 +109,7 @@ class FolderSource:
         decoded by ``threads`` threads. ``index``: the files to use, repeats allowed (e.g. oversampling);
         default: the whole split."""
         index = self.index(split) if index is None else np.asarray(index)
-        return Batches(self.read, index, len(self.classes), batch_size, shuffle, seed, multiple_of)
+        return Batches(self.read, index, len(self.classes), batch_size, shuffle, seed, multiple_of, self.paths)
 
 
 def open(path: str | os.PathLike | None = None, *, size: int | tuple = 48, channels: int = 1,
@@ -136,16 +135,18 @@ class Batches(keras.utils.PyDataset):
 
     ``shuffle``: a new order every epoch, drawn from ``seed``. ``multiple_of``: every batch's size is cut to a
     multiple of it (JAX splits each batch evenly across devices); the last images of an epoch that do not
-    fill one such share are left out of that epoch.
+    fill one such share are left out of that epoch. ``paths``: the file behind each index, to name them when
+    a batch holds no readable image.
 
     Batches are read in the training loop's own thread (the decoding itself is parallel: see
     :meth:`FolderSource.read`). Keras' ``workers=`` prefetching is not used: in Keras 3.15 it let an epoch
     see some images twice and others not at all (measured: the loss of a frozen model changed from epoch to
     epoch), and each epoch must see every image once."""
 
-    def __init__(self, read, index, n_classes, batch_size=128, shuffle=False, seed=0, multiple_of=1, **kwargs):
+    def __init__(self, read, index, n_classes, batch_size=128, shuffle=False, seed=0, multiple_of=1, paths=None,
+                 **kwargs):
         super().__init__(**kwargs)
-        self.read, self.index, self.n_classes = read, np.asarray(index), n_classes
+        self.read, self.index, self.n_classes, self.paths = read, np.asarray(index), n_classes, paths
         self.batch_size, self.shuffle, self.multiple_of = batch_size, shuffle, multiple_of
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(self.index) if shuffle else self.index
@@ -155,10 +156,15 @@ class Batches(keras.utils.PyDataset):
         return math.ceil(usable / self.batch_size)
 
     def __getitem__(self, i):
-        images, labels = self.read(self.order[i * self.batch_size:(i + 1) * self.batch_size])
+        files = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        images, labels = self.read(files)
         keep = len(labels) - len(labels) % self.multiple_of
         if keep == 0:
-            raise FERDataError(f"batch {i}: no readable image (files {self.order[i * self.batch_size]}...)")
+            names = ", ".join(str(self.paths[j]) if self.paths is not None else f"#{j}" for j in files[:3])
+            raise FERDataError(f"batch {i} has no readable image ({len(files)} files: {names}"
+                               f"{', ...' if len(files) > 3 else ''}; "
+                               f"{len(labels)} readable, and batches here must hold a multiple of "
+                               f"{self.multiple_of})")
         return (images[:keep].astype("float32"),
                 keras.utils.to_categorical(labels[:keep], self.n_classes).astype("float32"))
 

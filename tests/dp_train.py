@@ -3,7 +3,8 @@
     python tests/dp_train.py OUT [--devices N] [--split-cpu N] [--data FOLDER] [--batch B] [--lr LR]
 
 Trains a tiny network without batch norm, dropout or augmentation (nothing that differs per replica) for
-two epochs with ``train.fit`` and writes ``OUT/weights.npz`` and ``OUT/result.json``. ``--split-cpu``: show
+two epochs with ``train.fit`` and writes ``OUT/weights-<worker>.npz`` and ``OUT/result-<worker>.json`` (worker
+0 when there is one). ``--split-cpu``: show
 TensorFlow the CPU as N logical devices first. ``--data``: stream that class-per-folder dataset
 (``helpers.stream``) instead of the demo faces in memory. ``$TF_CONFIG`` / ``$KERAS_BACKEND`` are honoured.
 """

@@ -56,6 +56,23 @@ def test_tta_averages_the_expected_views(tta, views):
         evaluate.predict_proba(model, faces, tta="crops")
 
 
+class _Varied:
+    """A 'model' whose output depends on every pixel, so each view gives a different prediction."""
+
+    def predict(self, x, batch_size=None, verbose=0):
+        logits = np.stack([x.reshape(len(x), -1) @ np.linspace(-1, 1, x[0].size) / 1e3, x[:, :4, :, 0].mean((1, 2))
+                           / 100], axis=1)
+        return np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+
+
+def test_one_pass_over_the_views_gives_each_tta():
+    faces = np.random.default_rng(1).uniform(0, 255, (5, 8, 8, 1)).astype("float32")
+    each = evaluate.proba_each_tta(_Varied(), faces)
+    for name, tta in (("none", False), ("flip", "flip"), ("shifts", "shifts")):
+        assert np.allclose(each[name], evaluate.predict_proba(_Varied(), faces, tta=tta), atol=1e-7)
+    assert not np.allclose(each["none"], each["flip"]) and not np.allclose(each["flip"], each["shifts"])
+
+
 def test_mcnemar_counts_only_discordant_pairs():
     y = np.zeros(100, int)
     a = np.zeros(100, int)

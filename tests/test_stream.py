@@ -61,6 +61,13 @@ def test_too_many_unreadable_files_stop_the_stream_with_their_names(photos):
         source.read(np.arange(len(source)))
 
 
+def test_a_batch_of_unreadable_files_names_them(photos):
+    source = stream.open(photos, size=32, max_bad_fraction=0.1)
+    bad = [i for i, p in enumerate(source.paths) if Path(p).stem.endswith("_900")]
+    with pytest.raises(FERDataError, match=r"batch 0 has no readable image \(2 files: .*_900\.(png|jpg), .*_900"):
+        source.batches("train", 2, index=np.array(bad))[0]
+
+
 def test_batches_cover_each_image_once_per_epoch_and_reshuffle(photos):
     source = stream.open(photos, size=32, channels=3)
     batches = source.batches("train", batch_size=8, shuffle=True, seed=1)
@@ -83,7 +90,9 @@ def test_fit_trains_from_a_streamed_folder(photos, tmp_path):
     history = train.fit(model, source, tmp_path / "run", epochs=2, batch_size=8, patience=None,
                         jit_compile=False, verbose=0)
     assert len(history["val_accuracy"]) == 2 and (tmp_path / "run" / "best.keras").exists()
-    assert len(source.skipped) in (0, 1, 2)          # only the bad files of the splits read so far
+    read = {str(p) for p, split in zip(source.paths, source.splits) if split in ("train", "public")}
+    bad = {str(photos / "happy" / "happy_900.png"), str(photos / "sad" / "sad_900.jpg")}
+    assert sorted(p for p, _ in source.skipped) == sorted(bad & read)    # met in the splits fit read, once each
 
 
 def test_streaming_a_big_folder_keeps_memory_bounded(tmp_path):

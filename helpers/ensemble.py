@@ -1,0 +1,139 @@
+"""Ensembles: average the class probabilities of several networks, chosen on PublicTest.
+
+    python -m helpers.ensemble RUN_DIR [--data DIR] [--also models/fer2013_cnn.keras] [--save]
+
+A run trained with ``cycles`` > 1 (:func:`helpers.train.fit`, recipe ``cpu_wide_snapshots``) keeps the model
+at the end of each cosine cycle in ``RUN_DIR/snapshots/``: a *snapshot ensemble* (Huang et al. 2017,
+"Snapshot Ensembles: Train 1, get M for free"), several networks for the training time of one. The
+candidates are the last m snapshots for every m (m = 1 is the run's final network), and, with ``--also``,
+the same plus independently trained networks (an ensemble of independent runs). Each candidate is scored
+with each test-time augmentation (:func:`helpers.evaluate.views`); the one best on PublicTest is chosen
+(ties: fewer members, then fewer views) and PrivateTest is read once, for that choice. The table, the
+choice and its scores go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
+Keras model, ``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers import data, evaluate
+from helpers.backend import keras
+from helpers.files import write_text
+
+TTAS = ("none", "flip", "shifts")       # cheapest first: ties go to fewer views
+
+
+def snapshot_paths(run_dir: str | Path) -> list[Path]:
+    """The snapshots of a cyclic run, in the order of their cycles."""
+    found = sorted((Path(run_dir) / "snapshots").glob("cycle-*.keras"), key=lambda p: int(p.stem.split("-")[1]))
+    if not found:
+        raise FileNotFoundError(f"{Path(run_dir) / 'snapshots'} holds no cycle-<k>.keras: train with cycles > 1 "
+                                f"(helpers.train.fit, recipe cpu_wide_snapshots)")
+    return found
+
+
+def average_model(members: list, name: str = "ensemble") -> keras.Model:
+    """One Keras model whose output is the mean of the ``members``' class probabilities: same input, same
+    output as each member, so whatever takes a single network (evaluation, TTA, saliency, the app) takes it.
+    Costs the sum of the members at inference. The members are renamed ``member_1``, ... (names must be
+    unique inside a model)."""
+    inputs = keras.Input(members[0].input_shape[1:])
+    for i, member in enumerate(members, start=1):
+        member.name = f"member_{i}"
+    outputs = [member(inputs) for member in members]
+    averaged = keras.layers.Average(dtype="float32")(outputs) if len(members) > 1 else outputs[0]
+    return keras.Model(inputs, averaged, name=name)
+
+
+def candidates(n_snapshots: int, n_also: int = 0) -> dict[str, list[int]]:
+    """``{label: member indices}``: the last m snapshots (indices 0..n_snapshots-1) for every m and, with
+    ``n_also`` independent networks (indices after the snapshots), those alone and with the last m."""
+    last = {m: list(range(n_snapshots - m, n_snapshots)) for m in range(1, n_snapshots + 1)}
+    found = {f"last {m} snapshot{'s' * (m > 1)}": idx for m, idx in last.items()}
+    if n_also:
+        also = list(range(n_snapshots, n_snapshots + n_also))
+        found["independent only"] = also
+        found.update({f"last {m} snapshot{'s' * (m > 1)} + independent": idx + also for m, idx in last.items()})
+    return found
+
+
+def score_table(proba: dict, labels: dict, groups: dict[str, list[int]]) -> pd.DataFrame:
+    """Accuracy and macro-F1 of each candidate (averaged members) with each TTA on each split.
+
+    ``proba[split][tta]``: an array (members, images, classes); ``labels[split]``: the true classes."""
+    rows = []
+    for name, idx in groups.items():
+        for tta in TTAS:
+            row = {"ensemble": name, "members": len(idx), "tta": tta}
+            for split, by_tta in proba.items():
+                got = evaluate.scores(labels[split], by_tta[tta][idx].mean(axis=0).argmax(1))
+                row.update({f"{split}_{k}": v for k, v in got.items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def choose(table: pd.DataFrame) -> pd.Series:
+    """The row best on PublicTest accuracy; ties go to fewer members, then to fewer views."""
+    ranked = table.assign(views=table["tta"].map({t: i for i, t in enumerate(TTAS)}))
+    ranked = ranked.sort_values(["public_accuracy", "members", "views"], ascending=[False, True, True],
+                                kind="stable")
+    return table.loc[ranked.index[0]]
+
+
+def member_probabilities(paths: list[Path], ds, splits=("public", "private")) -> dict:
+    """``{split: {tta: array (members, images, classes)}}`` for the saved models at ``paths``; one model in
+    memory at a time, each split seen once through all 10 views (:func:`helpers.evaluate.proba_each_tta`)."""
+    per_member = []
+    for i, path in enumerate(paths, start=1):
+        print(f"  predicting with {path} ({i}/{len(paths)})", flush=True)
+        model = keras.models.load_model(path, compile=False)
+        per_member.append({s: evaluate.proba_each_tta(model, ds.xy(s)[0]) for s in splits})
+        del model
+    return {s: {t: np.stack([m[s][t] for m in per_member]) for t in TTAS} for s in splits}
+
+
+def main(argv=None) -> int:
+    """``python -m helpers.ensemble``: see the module's docstring."""
+    parser = argparse.ArgumentParser(description="Average the snapshots of a cyclic run (and other networks); "
+                                                 "choose on PublicTest, read PrivateTest once.")
+    parser.add_argument("run_dir", help="a run folder with snapshots/cycle-<k>.keras (train with cycles > 1)")
+    parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
+    parser.add_argument("--also", nargs="*", default=[], help="independently trained models to add")
+    parser.add_argument("--save", action="store_true", help="write the chosen ensemble as RUN_DIR/ensemble.keras")
+    args = parser.parse_args(argv)
+    run = Path(args.run_dir)
+    snapshots, also = snapshot_paths(run), [Path(p) for p in args.also]
+    ds = data.load(args.data)
+    paths = snapshots + also
+    proba = member_probabilities(paths, ds)
+    labels = {s: ds.xy(s)[1] for s in proba}
+    groups = candidates(len(snapshots), len(also))
+    table = score_table(proba, labels, groups)
+    best = choose(table)
+    with pd.option_context("display.width", 200, "display.max_rows", 200, "display.precision", 4):
+        print(table.to_string(index=False))
+    print(f"Chosen on PublicTest: {best['ensemble']} with TTA {best['tta']}: PublicTest "
+          f"{best['public_accuracy']:.2%}, PrivateTest {best['private_accuracy']:.2%} (read once, for this choice).")
+    chosen = [str(paths[i]) for i in groups[best["ensemble"]]]
+    write_text(run / "ensemble.json", json.dumps({
+        "members": [str(p) for p in paths], "chosen": {"ensemble": best["ensemble"], "tta": best["tta"],
+                                                        "members": chosen},
+        "scores": best.to_dict(),
+        "table": table.to_dict(orient="records"), "data": data.without_machine_paths(ds.source)},
+        indent=1, default=lambda v: v.item()))                  # numpy scalars
+    if args.save:
+        model = average_model([keras.models.load_model(p, compile=False) for p in chosen])
+        model.save(run / "ensemble.keras")
+        print(f"Saved {run / 'ensemble.keras'} ({len(chosen)} members).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

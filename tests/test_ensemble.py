@@ -1,0 +1,82 @@
+"""Ensembles (helpers.ensemble): one Keras model that averages its members, candidates chosen on PublicTest."""
+
+import json
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import ensemble, models, train
+
+
+def _member(seed, n_classes=7):
+    train.set_seeds(seed)
+    return models.vgg_cnn(widths=(4, 8), dense=8, augment=False, n_classes=n_classes)
+
+
+def test_the_average_model_predicts_the_mean_of_its_members_and_saves(tmp_path):
+    members = [_member(1), _member(2), _member(3)]
+    x = np.random.default_rng(0).uniform(0, 255, (6, 48, 48, 1)).astype("float32")
+    each = [m.predict(x, verbose=0) for m in members]
+    averaged = ensemble.average_model(members)
+    assert averaged.input_shape == members[0].input_shape and averaged.output_shape == (None, 7)
+    assert np.allclose(averaged.predict(x, verbose=0), np.mean(each, axis=0), atol=1e-6)
+    assert not np.allclose(each[0], each[1])                   # the members differ: the mean is not trivial
+    averaged.save(tmp_path / "e.keras")
+    again = keras.models.load_model(tmp_path / "e.keras", compile=False)
+    assert np.allclose(again.predict(x, verbose=0), np.mean(each, axis=0), atol=1e-6)
+
+
+def test_candidates_are_the_last_m_snapshots_with_and_without_independent_networks():
+    assert ensemble.candidates(3) == {"last 1 snapshot": [2], "last 2 snapshots": [1, 2],
+                                      "last 3 snapshots": [0, 1, 2]}
+    with_also = ensemble.candidates(2, n_also=1)
+    assert with_also["independent only"] == [2] and with_also["last 2 snapshots + independent"] == [0, 1, 2]
+
+
+def test_the_choice_is_made_on_public_accuracy_and_ties_go_to_the_cheaper():
+    table = pd.DataFrame([
+        {"ensemble": "a", "members": 1, "tta": "shifts", "public_accuracy": 0.60, "private_accuracy": 0.90},
+        {"ensemble": "b", "members": 3, "tta": "none", "public_accuracy": 0.62, "private_accuracy": 0.50},
+        {"ensemble": "c", "members": 2, "tta": "flip", "public_accuracy": 0.62, "private_accuracy": 0.40},
+        {"ensemble": "c", "members": 2, "tta": "none", "public_accuracy": 0.62, "private_accuracy": 0.30},
+    ])
+    best = ensemble.choose(table)                     # never the PrivateTest-best row (a)
+    assert (best["ensemble"], best["tta"]) == ("c", "none")
+
+
+def test_score_table_averages_the_members_probabilities():
+    y = np.array([0, 1, 1, 0])
+    sure = np.eye(2)[y] * 0.8 + 0.1                          # right on every image
+    wrong = np.eye(2)[1 - y] * 0.6 + 0.2                     # wrong on every image, less sure
+    proba = {"public": {t: np.stack([wrong, sure]) for t in ensemble.TTAS}}
+    table = ensemble.score_table(proba, {"public": y}, ensemble.candidates(2))
+    got = table[table.tta == "none"].set_index("ensemble")["public_accuracy"]
+    assert got["last 1 snapshot"] == 1.0 and got["last 2 snapshots"] == 1.0    # 0.9 + 0.4 beats 0.1 + 0.8
+    proba = {"public": {t: np.stack([sure, wrong]) for t in ensemble.TTAS}}
+    table = ensemble.score_table(proba, {"public": y}, ensemble.candidates(2))
+    assert table[table.tta == "none"].set_index("ensemble")["public_accuracy"]["last 1 snapshot"] == 0.0
+
+
+def test_the_command_scores_a_runs_snapshots_and_saves_the_chosen_ensemble(tmp_path):
+    run = tmp_path / "run"
+    (run / "snapshots").mkdir(parents=True)
+    for k in (1, 2, 10):                                      # cycle 10 sorts after cycle 2
+        _member(k).save(run / "snapshots" / f"cycle-{k}.keras")
+    assert [p.name for p in ensemble.snapshot_paths(run)] == ["cycle-1.keras", "cycle-2.keras", "cycle-10.keras"]
+    other = tmp_path / "other.keras"
+    _member(7).save(other)
+    assert ensemble.main([str(run), "--data", "demo", "--also", str(other), "--save"]) == 0
+    result = json.loads((run / "ensemble.json").read_text())
+    assert len(result["table"]) == (3 + 1 + 3) * 3 and result["data"].startswith("demo")
+    chosen = result["chosen"]
+    best = max(row["public_accuracy"] for row in result["table"])
+    assert result["scores"]["public_accuracy"] == best and result["scores"]["ensemble"] == chosen["ensemble"]
+    saved = keras.models.load_model(run / "ensemble.keras", compile=False)
+    assert saved.output_shape == (None, 7)
+
+
+def test_a_run_without_snapshots_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="cycles > 1"):
+        ensemble.snapshot_paths(tmp_path)
