@@ -1,6 +1,7 @@
-"""Ensembles: average the class probabilities of several networks, chosen on PublicTest.
+"""Ensembles: average the class probabilities of several networks, chosen on PublicTest; and distillation,
+one network taught by an ensemble.
 
-    python -m helpers.ensemble RUN_DIR [--data DIR] [--also models/fer2013_cnn.keras] [--save]
+    python -m helpers.ensemble RUN_DIR [--data DIR] [--also models/fer2013_cnn.keras] [--save] [--teach]
 
 A run trained with ``cycles`` > 1 (:func:`helpers.train.fit`, recipe ``cpu_wide_snapshots``) keeps the model
 at the end of each cosine cycle in ``RUN_DIR/snapshots/``: a *snapshot ensemble* (Huang et al. 2017,
@@ -11,6 +12,11 @@ with each test-time augmentation (:func:`helpers.evaluate.views`); the one best 
 (ties: fewer members, then fewer views) and PrivateTest is read once, for that choice. The table, the
 choice and its scores go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
 Keras model, ``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
+
+``--teach`` writes the chosen ensemble's probabilities for every Training image (with flip TTA: 2 views,
+whatever TTA was chosen, to keep the cost at 2 passes per member) to ``RUN_DIR/teacher_train.npz`` (float16,
+with the file of each image): the soft targets of a student network (Hinton et al. 2015, "Distilling the
+Knowledge in a Neural Network"; :func:`distillation_targets`, recipe ``cpu_wide_student``).
 """
 
 from __future__ import annotations
@@ -99,6 +105,46 @@ def member_probabilities(paths: list[Path], ds, splits=("public", "private")) ->
     return {s: {t: np.stack([m[s][t] for m in per_member]) for t in TTAS} for s in splits}
 
 
+def distillation_targets(labels: np.ndarray, teacher: np.ndarray, weight: float = 0.5,
+                         temperature: float = 2.0) -> np.ndarray:
+    """What a student network learns for each training image (Hinton et al. 2015): ``weight`` of the teacher's
+    probabilities, softened by ``temperature`` (``p ** (1 / T)``, renormalised: T > 1 lifts the small ones,
+    the teacher's knowledge of which wrong classes a face resembles), plus ``1 - weight`` of the one-hot
+    label. Rows sum to 1; ``weight=0`` gives the labels alone."""
+    soft = np.asarray(teacher, "float64") ** (1 / temperature)
+    soft /= soft.sum(axis=1, keepdims=True)
+    onehot = np.eye(teacher.shape[1])[np.asarray(labels)]
+    return (weight * soft + (1 - weight) * onehot).astype("float32")
+
+
+def save_teacher(path: str | Path, ds, members: list, tta: str = "flip") -> Path:
+    """The ensemble of ``members`` (saved models) on every image of ``ds``'s train split, averaged with ``tta``,
+    written with each image's file to ``path`` (float16 probabilities: ~0.4 MB for FER2013's Training)."""
+    x, _ = ds.xy("train")
+    proba = np.mean([evaluate.predict_proba(keras.models.load_model(p, compile=False), x, tta=tta)
+                     for p in members], axis=0)
+    np.savez_compressed(path, proba=proba.astype("float16"), paths=ds.paths[ds.splits == "train"],
+                        classes=np.array(ds.classes), members=np.array([str(p) for p in members]),
+                        tta=np.array(tta))
+    return Path(path)
+
+
+def load_teacher(path: str | Path, ds) -> np.ndarray:
+    """The teacher's probabilities saved by :func:`save_teacher`, one row per image of ``ds``'s train split, in
+    its order (matched by file, so a train split with fewer images, e.g. without the leaked ones, works)."""
+    saved = np.load(path)
+    if list(saved["classes"]) != list(ds.classes):
+        raise ValueError(f"{path}: the teacher's classes {list(saved['classes'])} are not the dataset's "
+                         f"{list(ds.classes)}")
+    row = {p: i for i, p in enumerate(saved["paths"])}
+    wanted = ds.paths[ds.splits == "train"]
+    missing = [p for p in wanted if p not in row]
+    if missing:
+        raise ValueError(f"{path} has no teacher prediction for {len(missing)} training image(s), e.g. "
+                         f"{missing[0]}: it was made for another dataset")
+    return saved["proba"][[row[p] for p in wanted]].astype("float32")
+
+
 def main(argv=None) -> int:
     """``python -m helpers.ensemble``: see the module's docstring."""
     parser = argparse.ArgumentParser(description="Average the snapshots of a cyclic run (and other networks); "
@@ -107,6 +153,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
     parser.add_argument("--also", nargs="*", default=[], help="independently trained models to add")
     parser.add_argument("--save", action="store_true", help="write the chosen ensemble as RUN_DIR/ensemble.keras")
+    parser.add_argument("--teach", action="store_true",
+                        help="write its probabilities on Training to RUN_DIR/teacher_train.npz (for distillation)")
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     snapshots, also = snapshot_paths(run), [Path(p) for p in args.also]
@@ -132,6 +180,9 @@ def main(argv=None) -> int:
         model = average_model([keras.models.load_model(p, compile=False) for p in chosen])
         model.save(run / "ensemble.keras")
         print(f"Saved {run / 'ensemble.keras'} ({len(chosen)} members).")
+    if args.teach:
+        print(f"Teacher's soft targets: {save_teacher(run / 'teacher_train.npz', ds, chosen)} (flip TTA); train a "
+              f"student with python -m helpers.train --recipe cpu_wide_student --teacher {run / 'teacher_train.npz'}")
     return 0
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import audit, data, distribute, evaluate, models, shipped, train
+from helpers import audit, data, distribute, ensemble, evaluate, models, shipped, train
 from helpers.backend import configure_device, keras
 from helpers.files import write_text
 
@@ -42,6 +42,11 @@ RECIPES = {
     # the weight average at the end of each kept (snapshots/), averaged by python -m helpers.ensemble.
     "cpu_wide_snapshots": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": None}, ema=0.998, minutes=150,
                                cycles=3),
+    # Issue 23: distillation (Hinton et al. 2015): the same network and budget as the shipped recipe, taught by
+    # an ensemble's soft predictions on Training (--teacher, from python -m helpers.ensemble RUN --teach): half
+    # the target is the teacher's probabilities softened at temperature 2, half the label.
+    "cpu_wide_student": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": None}, ema=0.998, minutes=150,
+                             distill=0.5, temperature=2.0),
     # For one modern GPU, 8 minutes of training (gpu/run.sh): what the public >= 72% FER2013 recipes share
     # (Pramerdorfer & Kampel 2016; Khaireddin & Chen 2021: a VGG-style network, SGD with Nesterov momentum,
     # a long schedule, random 40x40 crops, 10-view TTA), with the checkpoint chosen on PublicTest, never on
@@ -70,6 +75,9 @@ def main(argv=None) -> int:
                         help="do not train: ship the finished run in --out (its best.keras and result.json) "
                              "on the same condition")
     parser.add_argument("--force", action="store_true", help="with --ship/--ship-finished: ship even if worse")
+    parser.add_argument("--teacher", default=None,
+                        help="for a distillation recipe (cpu_wide_student): the teacher's soft targets, written "
+                             "by python -m helpers.ensemble RUN --teach")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--devices", default="auto",
                         help="'auto' (every GPU, else the CPU; every worker $TF_CONFIG names) or a number of "
@@ -91,15 +99,23 @@ def main(argv=None) -> int:
         recipe.update(minutes=args.minutes, epochs=args.epochs)
     elif args.epochs:
         recipe["epochs"] = args.epochs
+    if recipe.get("distill") and not args.teacher:
+        raise SystemExit(f"--recipe {args.recipe} learns from a teacher: pass --teacher RUN/teacher_train.npz "
+                         f"(python -m helpers.ensemble RUN --teach writes it)")
     ds = data.load(args.data)
     ds, n_leaks = audit.without_train_leaks(ds)
     print(f"Dropped {n_leaks} Training images that are pixel-identical to a test image (leakage).")
+    if recipe.get("distill"):
+        recipe["targets"] = ensemble.distillation_targets(ds.xy("train")[1], ensemble.load_teacher(args.teacher, ds),
+                                                          recipe["distill"], recipe["temperature"])
+        recipe["teacher"] = args.teacher
     device = configure_device()
     train.set_seeds(args.seed)
     augment = models.augmentation(erasing=recipe.get("erasing", 0.0))
     model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
                          augment=augment, crop=recipe.get("crop", 0))
-    fit_args = {k: v for k, v in recipe.items() if k not in ("model", "erasing", "crop")}
+    fit_args = {k: v for k, v in recipe.items()
+                if k not in ("model", "erasing", "crop", "distill", "temperature", "teacher")}
     try:
         train.fit(model, ds, out, jit_compile=device["jit_compile"], devices=devices, seed=args.seed, **fit_args)
     except KeyboardInterrupt:
@@ -117,8 +133,10 @@ def main(argv=None) -> int:
     present = [s for s in ("public", "private") if (ds.splits == s).any()]      # a pack may hold no PrivateTest
     report = evaluate.split_scores(model, ds, present)
     flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
-             + (f" --epochs {args.epochs}" if args.epochs else ""))
-    meta = {"recipe": {"name": args.recipe, **recipe}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
+             + (f" --epochs {args.epochs}" if args.epochs else "")
+             + (f" --teacher {args.teacher}" if args.teacher else ""))
+    settings = {k: v for k, v in recipe.items() if k != "targets"}
+    meta = {"recipe": {"name": args.recipe, **settings}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
             "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
             "train_wall_minutes": round(seconds / 60, 1), "train_images_per_s": round(images_per_s),
             "hardware": {**device, "replicas": plan.replicas, "workers": plan.workers}, "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,

@@ -165,8 +165,8 @@ class Batches(keras.utils.PyDataset):
                                f"{', ...' if len(files) > 3 else ''}; "
                                f"{len(labels)} readable, and batches here must hold a multiple of "
                                f"{self.multiple_of})")
-        return (images[:keep].astype("float32"),
-                keras.utils.to_categorical(labels[:keep], self.n_classes).astype("float32"))
+        y = labels[:keep] if labels.ndim == 2 else keras.utils.to_categorical(labels[:keep], self.n_classes)
+        return images[:keep].astype("float32"), y.astype("float32")
 
     def on_epoch_end(self):
         if self.shuffle:
@@ -174,7 +174,8 @@ class Batches(keras.utils.PyDataset):
 
 
 def array_batches(images, labels, n_classes, batch_size=128, shuffle=False, seed=0, multiple_of=1) -> Batches:
-    """:class:`Batches` of arrays in memory (e.g. a :class:`helpers.data.Dataset` split)."""
+    """:class:`Batches` of arrays in memory (e.g. a :class:`helpers.data.Dataset` split). ``labels``: class
+    numbers, or rows of target probabilities (soft targets)."""
     return Batches(lambda idx: (images[idx], labels[idx]), np.arange(len(labels)), n_classes, batch_size,
                    shuffle, seed, multiple_of)
 

@@ -303,7 +303,7 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
         batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights",
         weight_power: float = 1.0, label_smoothing: float = 0.0, patience: int | None = 10,
         schedule: str = "cosine", ema: float | None = None, weight_decay: float = 0.0,
-        minutes: float | None = None, cycles: int = 1, jit_compile="auto", devices="auto", seed: int = 42,
+        minutes: float | None = None, cycles: int = 1, targets: np.ndarray | None = None, jit_compile="auto", devices="auto", seed: int = 42,
         verbose: int = 2) -> dict:
     """Train ``model`` on ``ds``'s train split, selecting on its public split; returns the history dict.
 
@@ -316,7 +316,10 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     the cosine then runs over time, and ``epochs`` is only an upper bound, ``None`` for none). ``cycles``: with
     a time budget, that many cosine cycles in it, and the model at the end of each is kept as
     ``snapshots/cycle-<k>.keras`` (a snapshot ensemble: :class:`Snapshots`, :mod:`helpers.ensemble`). ``ema`` and
-    ``weight_decay``: see :func:`make_optimizer`. The best epoch on public accuracy is kept (``best.keras``)
+    ``weight_decay``: see :func:`make_optimizer`. ``targets``: what to learn for each training image instead
+    of its one-hot label, rows of probabilities in ``ds.xy("train")``'s order (distillation: a teacher's soft
+    predictions mixed with the labels, :func:`helpers.ensemble.distillation_targets`); the class weights still
+    come from the labels. The best epoch on public accuracy is kept (``best.keras``)
     and its weights are restored at the end. Everything is written under ``out_dir``; calling ``fit`` again
     with the same ``out_dir`` after an interruption resumes from the last finished epoch, and says so.
 
@@ -348,7 +351,7 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     log_file = out / "log.csv"
     resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
     done = restore_run(out) if resuming else 0
-    inputs, y_train = _fit_inputs(ds, imbalance, batch_size, seed, done, plan)
+    inputs, y_train = _fit_inputs(ds, imbalance, batch_size, seed, done, plan, targets)
     class_weight = (balance.class_weights(y_train, len(ds.classes), power=weight_power)
                     if imbalance == "weights" else None)
     ema = ema_for_run(ema, steps=math.ceil(len(y_train) / batch_size) * epochs if epochs and not minutes else None,
@@ -405,8 +408,9 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     return result
 
 
-def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan) -> tuple:
+def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan, targets=None) -> tuple:
     """``model.fit``'s data arguments for ``ds``, and the training labels (after oversampling, if asked).
+    ``targets``: soft targets for the training images (rows in ``ds.xy("train")``'s order) instead of one-hot.
 
     Arrays in memory go to Keras as arrays, its fastest path. A streamed source goes as
     :class:`helpers.stream.Batches`, shuffled from a seed that counts the epochs already ``done`` (so that a
@@ -417,6 +421,8 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan)
     smaller than one global batch is cut. Either way, fewer than ``replicas`` images of a split are left out."""
     n_classes, even = len(ds.classes), plan.replicas
     if isinstance(ds, stream.FolderSource):
+        if targets is not None:
+            raise ValueError("soft targets (distillation) are for a Dataset in memory, not a streamed folder")
         train_index = ds.index("train")
         if imbalance == "oversample":
             train_index = train_index[balance.oversample_indices(ds.labels[train_index], seed=seed)]
@@ -425,18 +431,22 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan)
                     validation_data=ds.batches("public", batch_size, multiple_of=even)), ds.labels[train_index]
     x_train, y_train = ds.xy("train")
     x_val, y_val = ds.xy("public")
+    if targets is not None and np.shape(targets) != (len(y_train), n_classes):
+        raise ValueError(f"targets has shape {np.shape(targets)}; the train split needs ({len(y_train)}, "
+                         f"{n_classes}): one row of class probabilities per training image")
+    y_fit = np.asarray(targets, "float32") if targets is not None else keras.utils.to_categorical(y_train, n_classes)
     if imbalance == "oversample":
         idx = balance.oversample_indices(y_train, seed=seed)
-        x_train, y_train = x_train[idx], y_train[idx]
+        x_train, y_train, y_fit = x_train[idx], y_train[idx], y_fit[idx]
     if even > 1 and plan.backend == "jax":
-        return dict(x=stream.array_batches(x_train, y_train, n_classes, batch_size, True, seed + done, even),
+        return dict(x=stream.array_batches(x_train, y_fit, n_classes, batch_size, True, seed + done, even),
                     shuffle=False,
                     validation_data=stream.array_batches(x_val, y_val, n_classes, batch_size,
                                                          multiple_of=even)), y_train
     if even > 1:
-        x_train, y_train, x_val, y_val = (a[:len(a) - len(a) % even] if len(a) < batch_size else a
-                                          for a in (x_train, y_train, x_val, y_val))
-    return dict(x=x_train.astype("float32"), y=keras.utils.to_categorical(y_train, n_classes),
+        x_train, y_train, y_fit, x_val, y_val = (a[:len(a) - len(a) % even] if len(a) < batch_size else a
+                                                 for a in (x_train, y_train, y_fit, x_val, y_val))
+    return dict(x=x_train.astype("float32"), y=y_fit,
                 batch_size=batch_size, shuffle=True,
                 validation_data=(x_val.astype("float32"), keras.utils.to_categorical(y_val, n_classes))), y_train
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import ensemble, models, train
+from helpers import demo, ensemble, evaluate, models, recipes, train
 
 
 def _member(seed, n_classes=7):
@@ -80,3 +80,58 @@ def test_the_command_scores_a_runs_snapshots_and_saves_the_chosen_ensemble(tmp_p
 def test_a_run_without_snapshots_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="cycles > 1"):
         ensemble.snapshot_paths(tmp_path)
+
+
+def test_distillation_targets_mix_softened_teacher_and_label():
+    teacher = np.array([[0.90, 0.08, 0.02], [0.2, 0.5, 0.3]])
+    labels = np.array([0, 2])
+    assert np.allclose(ensemble.distillation_targets(labels, teacher, weight=0.0), np.eye(3)[labels])
+    plain = ensemble.distillation_targets(labels, teacher, weight=1.0, temperature=1.0)
+    assert np.allclose(plain, teacher, atol=1e-6)
+    soft = ensemble.distillation_targets(labels, teacher, weight=1.0, temperature=2.0)
+    assert soft[0, 2] > teacher[0, 2] and soft[0].argmax() == 0         # small ones lifted, order kept
+    mixed = ensemble.distillation_targets(labels, teacher, weight=0.5, temperature=2.0)
+    assert np.allclose(mixed.sum(1), 1) and np.allclose(mixed, 0.5 * soft + 0.5 * np.eye(3)[labels], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return demo.make_dataset(per_class=12, seed=0)
+
+
+def test_a_teacher_is_saved_small_and_read_back_by_file(tiny, tmp_path):
+    teacher = tmp_path / "t.keras"
+    _member(5).save(teacher)
+    saved = ensemble.save_teacher(tmp_path / "teacher.npz", tiny, [teacher], tta="flip")
+    proba = ensemble.load_teacher(saved, tiny)
+    x, _ = tiny.xy("train")
+    expected = evaluate.predict_proba(keras.models.load_model(teacher, compile=False), x, tta="flip")
+    assert proba.shape == expected.shape and np.allclose(proba, expected, atol=2e-3)      # float16
+    every_other = np.arange(len(tiny)) % 2 == 0                 # e.g. a train split without its leaked images
+    kept = every_other[tiny.splits == "train"]
+    assert np.array_equal(ensemble.load_teacher(saved, tiny.take(every_other)), proba[kept])    # matched by file
+    other = tiny.take(np.arange(len(tiny)))
+    other.paths = np.array([p + "?" for p in other.paths])
+    with pytest.raises(ValueError, match="no teacher prediction"):
+        ensemble.load_teacher(saved, other)
+
+
+def test_fit_learns_the_targets_it_is_given(tiny, tmp_path):
+    def weights(targets, name):
+        train.set_seeds(0)
+        model = models.vgg_cnn(widths=(8, 16), dense=16, augment=False, n_classes=len(tiny.classes))
+        train.fit(model, tiny, tmp_path / name, epochs=2, batch_size=32, jit_compile=False, verbose=0,
+                  targets=targets)
+        return np.concatenate([w.ravel() for w in model.get_weights()])
+    y = tiny.xy("train")[1]
+    labels_only = weights(None, "a")
+    assert np.allclose(weights(np.eye(len(tiny.classes))[y], "b"), labels_only)        # one-hot: the same run
+    uniform = np.full((len(y), len(tiny.classes)), 1 / len(tiny.classes))
+    assert not np.allclose(weights(uniform, "c"), labels_only)
+    with pytest.raises(ValueError, match="one row of class probabilities per training image"):
+        weights(uniform[:-1], "d")
+
+
+def test_a_student_recipe_asks_for_its_teacher():
+    with pytest.raises(SystemExit, match="--teacher"):
+        recipes.main(["--recipe", "cpu_wide_student", "--data", "demo"])
