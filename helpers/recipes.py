@@ -139,7 +139,8 @@ def main(argv=None) -> int:
     meta = {"recipe": {"name": args.recipe, **settings}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
             "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
             "train_wall_minutes": round(seconds / 60, 1), "train_images_per_s": round(images_per_s),
-            "hardware": {**device, "replicas": plan.replicas, "workers": plan.workers}, "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
+            "hardware": {**device, "replicas": plan.replicas, "workers": plan.workers},
+            "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
             "scores": report, "keras": keras.__version__,
             "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
     print(json.dumps(meta, indent=2))

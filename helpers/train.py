@@ -303,8 +303,8 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
         batch_size: int = 128, optimizer: str = "nadam", lr: float = 1e-3, imbalance: str = "weights",
         weight_power: float = 1.0, label_smoothing: float = 0.0, patience: int | None = 10,
         schedule: str = "cosine", ema: float | None = None, weight_decay: float = 0.0,
-        minutes: float | None = None, cycles: int = 1, targets: np.ndarray | None = None, jit_compile="auto", devices="auto", seed: int = 42,
-        verbose: int = 2) -> dict:
+        minutes: float | None = None, cycles: int = 1, targets: np.ndarray | None = None, jit_compile="auto",
+        devices="auto", seed: int = 42, verbose: int = 2) -> dict:
     """Train ``model`` on ``ds``'s train split, selecting on its public split; returns the history dict.
 
     ``ds``: a :class:`helpers.data.Dataset` in memory, or a :class:`helpers.stream.FolderSource` whose
@@ -313,13 +313,13 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     (repeat minority images up to the largest class) or ``'none'``.
     ``schedule``: ``'cosine'`` (warm-up then cosine decay over ``epochs``) or ``'plateau'`` (halve the rate
     when the public accuracy stalls). ``minutes``: fit the run into this much wall time (:class:`TimeBudget`;
-    the cosine then runs over time, and ``epochs`` is only an upper bound, ``None`` for none). ``cycles``: with
-    a time budget, that many cosine cycles in it, and the model at the end of each is kept as
-    ``snapshots/cycle-<k>.keras`` (a snapshot ensemble: :class:`Snapshots`, :mod:`helpers.ensemble`). ``ema`` and
-    ``weight_decay``: see :func:`make_optimizer`. ``targets``: what to learn for each training image instead
-    of its one-hot label, rows of probabilities in ``ds.xy("train")``'s order (distillation: a teacher's soft
-    predictions mixed with the labels, :func:`helpers.ensemble.distillation_targets`); the class weights still
-    come from the labels. The best epoch on public accuracy is kept (``best.keras``)
+    the cosine then runs over time, and ``epochs`` is only an upper bound, ``None`` for none). ``cycles``:
+    with a time budget, that many cosine cycles in it, and the model at the end of each is kept as
+    ``snapshots/cycle-<k>.keras`` (a snapshot ensemble: :class:`Snapshots`, :mod:`helpers.ensemble`).
+    ``ema`` and ``weight_decay``: see :func:`make_optimizer`. ``targets``: what to learn for each training
+    image instead of its one-hot label, rows of probabilities in ``ds.xy("train")``'s order (distillation: a
+    teacher's soft predictions mixed with the labels, :func:`helpers.ensemble.distillation_targets`); the
+    class weights still come from the labels. The best epoch on public accuracy is kept (``best.keras``)
     and its weights are restored at the end. Everything is written under ``out_dir``; calling ``fit`` again
     with the same ``out_dir`` after an interruption resumes from the last finished epoch, and says so.
 
@@ -415,10 +415,10 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan,
     Arrays in memory go to Keras as arrays, its fastest path. A streamed source goes as
     :class:`helpers.stream.Batches`, shuffled from a seed that counts the epochs already ``done`` (so that a
     resumed run does not replay its first epochs), and Keras does not shuffle them again (it would reorder the
-    batches with Python's global random state, which differs with what ran before). On several devices each batch must split evenly across
-    the replicas where it is the first of a split (Keras 3.15 under TensorFlow) or anywhere (JAX): JAX
-    trains from ``Batches`` cut to a multiple of the replicas, TensorFlow from arrays of which only a split
-    smaller than one global batch is cut. Either way, fewer than ``replicas`` images of a split are left out."""
+    batches with Python's global random state, which differs with what ran before). On several devices each
+    batch must split evenly across the replicas where it is the first of a split (Keras 3.15 under
+    TensorFlow) or anywhere (JAX): JAX trains from ``Batches`` cut to a multiple of the replicas, TensorFlow
+    from arrays of which only a split smaller than one global batch is cut. Either way, fewer than ``replicas`` images of a split are left out."""
     n_classes, even = len(ds.classes), plan.replicas
     if isinstance(ds, stream.FolderSource):
         if targets is not None:
