@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import balance, distribute, stream
+from helpers import balance, distribute, models, stream
 from helpers.backend import keras
 from helpers.data import Dataset
 from helpers.files import write_text
@@ -180,7 +180,8 @@ class Snapshots(keras.callbacks.Callback):
     """Save the model at the end of each cycle of a cyclic schedule (``TimeBudget(cycles=...)``) as
     ``snapshots/cycle-<k>.keras`` under ``out_dir``: the members of a snapshot ensemble (Huang et al. 2017,
     "Snapshot Ensembles: Train 1, get M for free"; :mod:`helpers.ensemble`). Placed after the weight average's
-    swap, it saves the average, as the best checkpoint does."""
+    swap, it saves the average, as the best checkpoint does; in float32 and without the optimizer's state
+    (a third of the size: a snapshot is for predicting, not for resuming)."""
 
     def __init__(self, out_dir):
         super().__init__()
@@ -189,7 +190,7 @@ class Snapshots(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs and logs.get("cycle_end"):
             self.folder.mkdir(parents=True, exist_ok=True)
-            self.model.save(self.folder / f"cycle-{int(logs['cycle'])}.keras")
+            models.as_float32(self.model).save(self.folder / f"cycle-{int(logs['cycle'])}.keras")
 
 
 class Backup(keras.callbacks.BackupAndRestore):
