@@ -48,12 +48,10 @@ def snapshot_paths(run_dir: str | Path) -> list[Path]:
 def average_model(members: list, name: str = "ensemble") -> keras.Model:
     """One Keras model whose output is the mean of the ``members``' class probabilities: same input, same
     output as each member, so whatever takes a single network (evaluation, TTA, saliency, the app) takes it.
-    Costs the sum of the members at inference. The members are renamed ``member_1``, ... (names must be
-    unique inside a model)."""
+    Costs the sum of the members at inference. Each member enters as ``member_1``, ... (names must be unique
+    inside a model: a view of the member's layers under a new name; the member itself is left as it is)."""
     inputs = keras.Input(members[0].input_shape[1:])
-    for i, member in enumerate(members, start=1):
-        member.name = f"member_{i}"
-    outputs = [member(inputs) for member in members]
+    outputs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members, 1)]
     averaged = keras.layers.Average(dtype="float32")(outputs) if len(members) > 1 else outputs[0]
     return keras.Model(inputs, averaged, name=name)
 
@@ -117,12 +115,11 @@ def distillation_targets(labels: np.ndarray, teacher: np.ndarray, weight: float 
     return (weight * soft + (1 - weight) * onehot).astype("float32")
 
 
-def save_teacher(path: str | Path, ds, members: list, tta: str = "flip") -> Path:
-    """The ensemble of ``members`` (saved models) on every image of ``ds``'s train split, averaged with ``tta``,
-    written with each image's file to ``path`` (float16 probabilities: ~0.4 MB for FER2013's Training)."""
-    x, _ = ds.xy("train")
-    proba = np.mean([evaluate.predict_proba(keras.models.load_model(p, compile=False), x, tta=tta)
-                     for p in members], axis=0)
+def save_teacher(path: str | Path, ds, teacher, members: list, tta: str = "flip") -> Path:
+    """The ``teacher`` (a model: one network or :func:`average_model`) on every image of ``ds``'s train split,
+    with ``tta``, written with each image's file to ``path`` (float16 probabilities: ~0.4 MB for FER2013's
+    Training); ``members``: the saved files it was made of, recorded with it."""
+    proba = evaluate.predict_proba(teacher, ds.xy("train")[0], tta=tta)
     np.savez_compressed(path, proba=proba.astype("float16"), paths=ds.paths[ds.splits == "train"],
                         classes=np.array(ds.classes), members=np.array([str(p) for p in members]),
                         tta=np.array(tta))
@@ -176,13 +173,15 @@ def main(argv=None) -> int:
         "scores": best.to_dict(),
         "table": table.to_dict(orient="records"), "data": data.without_machine_paths(ds.source)},
         indent=1, default=lambda v: v.item()))                  # numpy scalars
-    if args.save:
+    if args.save or args.teach:
         model = average_model([keras.models.load_model(p, compile=False) for p in chosen])
+    if args.save:
         model.save(run / "ensemble.keras")
         print(f"Saved {run / 'ensemble.keras'} ({len(chosen)} members).")
     if args.teach:
-        print(f"Teacher's soft targets: {save_teacher(run / 'teacher_train.npz', ds, chosen)} (flip TTA); train a "
-              f"student with python -m helpers.train --recipe cpu_wide_student --teacher {run / 'teacher_train.npz'}")
+        saved = save_teacher(run / "teacher_train.npz", ds, model, chosen)
+        print(f"Teacher's soft targets: {saved} (flip TTA); train a student with "
+              f"python -m helpers.train --recipe cpu_wide_student --teacher {saved}")
     return 0
 
 

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import demo
 from helpers.data import FER2013_CSV_LABELS
 
 
@@ -15,6 +16,12 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("FER_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.delenv("FER_DATA", raising=False)
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The demo set, 12 faces per class: small enough to train on in seconds (tests read it, never change it)."""
+    return demo.make_dataset(per_class=12, seed=0)
 
 
 def face(rng, h=48, w=48, channels=1, dtype=np.uint8):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import demo, ensemble, evaluate, models, recipes, train
+from helpers import ensemble, evaluate, models, recipes, train
 
 
 def _member(seed, n_classes=7):
@@ -19,7 +19,9 @@ def test_the_average_model_predicts_the_mean_of_its_members_and_saves(tmp_path):
     members = [_member(1), _member(2), _member(3)]
     x = np.random.default_rng(0).uniform(0, 255, (6, 48, 48, 1)).astype("float32")
     each = [m.predict(x, verbose=0) for m in members]
+    names = [m.name for m in members]
     averaged = ensemble.average_model(members)
+    assert [m.name for m in members] == names                 # the caller's models are left as they were
     assert averaged.input_shape == members[0].input_shape and averaged.output_shape == (None, 7)
     assert np.allclose(averaged.predict(x, verbose=0), np.mean(each, axis=0), atol=1e-6)
     assert not np.allclose(each[0], each[1])                   # the members differ: the mean is not trivial
@@ -94,18 +96,12 @@ def test_distillation_targets_mix_softened_teacher_and_label():
     assert np.allclose(mixed.sum(1), 1) and np.allclose(mixed, 0.5 * soft + 0.5 * np.eye(3)[labels], atol=1e-6)
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return demo.make_dataset(per_class=12, seed=0)
-
-
 def test_a_teacher_is_saved_small_and_read_back_by_file(tiny, tmp_path):
-    teacher = tmp_path / "t.keras"
-    _member(5).save(teacher)
-    saved = ensemble.save_teacher(tmp_path / "teacher.npz", tiny, [teacher], tta="flip")
+    teacher = _member(5)
+    saved = ensemble.save_teacher(tmp_path / "teacher.npz", tiny, teacher, ["t.keras"], tta="flip")
     proba = ensemble.load_teacher(saved, tiny)
     x, _ = tiny.xy("train")
-    expected = evaluate.predict_proba(keras.models.load_model(teacher, compile=False), x, tta="flip")
+    expected = evaluate.predict_proba(teacher, x, tta="flip")
     assert proba.shape == expected.shape and np.allclose(proba, expected, atol=2e-3)      # float16
     every_other = np.arange(len(tiny)) % 2 == 0                 # e.g. a train split without its leaked images
     kept = every_other[tiny.splits == "train"]

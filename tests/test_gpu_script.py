@@ -5,12 +5,11 @@ import os
 import subprocess
 import sys
 
-from helpers import data, demo, pack
+from helpers import data, pack
 
 
-def test_the_gpu_script_trains_the_gpu_recipe_from_a_pack(tmp_path):
-    ds = demo.make_dataset(per_class=12, seed=0)
-    pack.write(ds, tmp_path / "fer.npz", splits=("train", "public"))         # what travels: no PrivateTest
+def test_the_gpu_script_trains_the_gpu_recipe_from_a_pack(tiny, tmp_path):
+    pack.write(tiny, tmp_path / "fer.npz", splits=("train", "public"))         # what travels: no PrivateTest
     # TensorFlow here: it compiles this network in seconds where JAX on a CPU takes a minute (JAX is
     # tested in test_backends.py); on a GPU machine without TensorFlow the script picks JAX or torch
     env = {**os.environ, "PYTHON": sys.executable, "KERAS_BACKEND": "tensorflow"}

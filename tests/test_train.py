@@ -87,11 +87,6 @@ def test_time_budget_marks_the_last_epoch_of_each_cycle():
     assert all(lrs[i] == pytest.approx(0.01) for i in (3, 7, 11))
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return demo.make_dataset(per_class=12, seed=0)
-
-
 def _small_model(ds):
     train.set_seeds(0)
     return models.vgg_cnn(widths=(8, 16), dense=16, augment=False, n_classes=len(ds.classes))
