@@ -58,11 +58,14 @@ def average_model(members: list, name: str = "ensemble") -> keras.Model:
 
 def candidates(n_snapshots: int, n_also: int = 0) -> dict[str, list[int]]:
     """``{label: member indices}``: the last m snapshots (indices 0..n_snapshots-1) for every m and, with
-    ``n_also`` independent networks (indices after the snapshots), those alone and with the last m."""
+    ``n_also`` independent networks (indices after the snapshots), each of them alone, all of them together,
+    and all of them with the last m."""
     last = {m: list(range(n_snapshots - m, n_snapshots)) for m in range(1, n_snapshots + 1)}
     found = {f"last {m} snapshot{'s' * (m > 1)}": idx for m, idx in last.items()}
     if n_also:
         also = list(range(n_snapshots, n_snapshots + n_also))
+        if n_also > 1:                                     # each independent network alone is a candidate too
+            found.update({f"independent {j + 1} alone": [i] for j, i in enumerate(also)})
         found["independent only"] = also
         found.update({f"last {m} snapshot{'s' * (m > 1)} + independent": idx + also for m, idx in last.items()})
     return found

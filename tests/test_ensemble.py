@@ -35,6 +35,8 @@ def test_candidates_are_the_last_m_snapshots_with_and_without_independent_networ
                                       "last 3 snapshots": [0, 1, 2]}
     with_also = ensemble.candidates(2, n_also=1)
     assert with_also["independent only"] == [2] and with_also["last 2 snapshots + independent"] == [0, 1, 2]
+    two = ensemble.candidates(1, n_also=2)
+    assert two["independent 1 alone"] == [1] and two["independent 2 alone"] == [2] and two["independent only"] == [1, 2]
 
 
 def test_the_choice_is_made_on_public_accuracy_and_ties_go_to_the_cheaper():
