@@ -50,24 +50,24 @@ def average_model(members: list, name: str = "ensemble") -> keras.Model:
     output as each member, so whatever takes a single network (evaluation, TTA, saliency, the app) takes it.
     Costs the sum of the members at inference. Each member enters as ``member_1``, ... (names must be unique
     inside a model: a view of the member's layers under a new name; the member itself is left as it is)."""
-    inputs = keras.Input(members[0].input_shape[1:])
-    outputs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members, 1)]
+    inputs = keras.Input(members[0].inputs[0].shape[1:])      # .inputs: functional and Sequential models alike
+    outputs = [keras.Model(m.inputs[0], m.outputs[0], name=f"member_{i}")(inputs) for i, m in enumerate(members, 1)]
     averaged = keras.layers.Average(dtype="float32")(outputs) if len(members) > 1 else outputs[0]
     return keras.Model(inputs, averaged, name=name)
 
 
-def candidates(n_snapshots: int, n_also: int = 0) -> dict[str, list[int]]:
+def candidates(n_snapshots: int, also: list[str] = ()) -> dict[str, list[int]]:
     """``{label: member indices}``: the last m snapshots (indices 0..n_snapshots-1) for every m and, with
-    ``n_also`` independent networks (indices after the snapshots), each of them alone, all of them together,
-    and all of them with the last m."""
+    independent networks (``also``: their names, e.g. files; indices after the snapshots), each of them alone
+    (labelled by its name), all of them together, and all of them with the last m."""
     last = {m: list(range(n_snapshots - m, n_snapshots)) for m in range(1, n_snapshots + 1)}
     found = {f"last {m} snapshot{'s' * (m > 1)}": idx for m, idx in last.items()}
-    if n_also:
-        also = list(range(n_snapshots, n_snapshots + n_also))
-        if n_also > 1:                                     # each independent network alone is a candidate too
-            found.update({f"independent {j + 1} alone": [i] for j, i in enumerate(also)})
-        found["independent only"] = also
-        found.update({f"last {m} snapshot{'s' * (m > 1)} + independent": idx + also for m, idx in last.items()})
+    if also:
+        extra = list(range(n_snapshots, n_snapshots + len(also)))
+        if len(also) > 1:                                  # each independent network alone is a candidate too
+            found.update({f"{name} alone": [i] for name, i in zip(also, extra)})
+        found["independent only"] = extra
+        found.update({f"last {m} snapshot{'s' * (m > 1)} + independent": idx + extra for m, idx in last.items()})
     return found
 
 
@@ -118,13 +118,13 @@ def distillation_targets(labels: np.ndarray, teacher: np.ndarray, weight: float 
     return (weight * soft + (1 - weight) * onehot).astype("float32")
 
 
-def save_teacher(path: str | Path, ds, teacher, members: list, tta: str = "flip") -> Path:
+def save_teacher(path: str | Path, ds, teacher, made_of: list, tta: str = "flip") -> Path:
     """The ``teacher`` (a model: one network or :func:`average_model`) on every image of ``ds``'s train split,
     with ``tta``, written with each image's file to ``path`` (float16 probabilities: ~0.4 MB for FER2013's
-    Training); ``members``: the saved files it was made of, recorded with it."""
+    Training); ``made_of``: the saved files the teacher was built from, only recorded with it (provenance)."""
     proba = evaluate.predict_proba(teacher, ds.xy("train")[0], tta=tta)
     np.savez_compressed(path, proba=proba.astype("float16"), paths=ds.paths[ds.splits == "train"],
-                        classes=np.array(ds.classes), members=np.array([str(p) for p in members]),
+                        classes=np.array(ds.classes), members=np.array([str(p) for p in made_of]),
                         tta=np.array(tta))
     return Path(path)
 
@@ -162,7 +162,7 @@ def main(argv=None) -> int:
     paths = snapshots + also
     proba = member_probabilities(paths, ds)
     labels = {s: ds.xy(s)[1] for s in proba}
-    groups = candidates(len(snapshots), len(also))
+    groups = candidates(len(snapshots), [str(p) for p in also])
     table = score_table(proba, labels, groups)
     best = choose(table)
     with pd.option_context("display.width", 200, "display.max_rows", 200, "display.precision", 4):

@@ -30,13 +30,27 @@ def test_the_average_model_predicts_the_mean_of_its_members_and_saves(tmp_path):
     assert np.allclose(again.predict(x, verbose=0), np.mean(each, axis=0), atol=1e-6)
 
 
+def test_sequential_members_average_too():
+    """A Sequential network (as a notebook builds one, or as :func:`models.as_float32` returns one) has no
+    ``.input`` until it is called: the average takes it all the same."""
+    def sequential(seed):
+        keras.utils.set_random_seed(seed)
+        net = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(7, activation="softmax")])
+        return models.as_float32(net)
+    members = [sequential(1), sequential(2)]
+    x = np.random.default_rng(0).uniform(0, 1, (4, 48, 48, 1)).astype("float32")
+    expected = np.mean([m.predict(x, verbose=0) for m in members], axis=0)
+    assert np.allclose(ensemble.average_model(members).predict(x, verbose=0), expected, atol=1e-6)
+
+
 def test_candidates_are_the_last_m_snapshots_with_and_without_independent_networks():
     assert ensemble.candidates(3) == {"last 1 snapshot": [2], "last 2 snapshots": [1, 2],
                                       "last 3 snapshots": [0, 1, 2]}
-    with_also = ensemble.candidates(2, n_also=1)
+    with_also = ensemble.candidates(2, ["a.keras"])
     assert with_also["independent only"] == [2] and with_also["last 2 snapshots + independent"] == [0, 1, 2]
-    two = ensemble.candidates(1, n_also=2)
-    assert two["independent 1 alone"] == [1] and two["independent 2 alone"] == [2] and two["independent only"] == [1, 2]
+    two = ensemble.candidates(1, ["a.keras", "runs/b/best.keras"])        # each named by its file
+    assert two["a.keras alone"] == [1] and two["runs/b/best.keras alone"] == [2] and two["independent only"] == [1, 2]
 
 
 def test_the_choice_is_made_on_public_accuracy_and_ties_go_to_the_cheaper():
