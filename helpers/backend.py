@@ -74,6 +74,17 @@ with quiet_stderr():
         tf.config.list_physical_devices("GPU")               # the cuInit attempt happens here, caught
 
 
+def _not_a_retracing_note(record) -> bool:
+    """TensorFlow warns "N out of the last M calls ... triggered tf.function retracing" when many models
+    predict in one process: each new model traces its own predict step once, as it must. A notebook that
+    compares several networks meets it every time, and it says nothing is wrong, so it is dropped."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+if keras.backend.backend() == "tensorflow":
+    tf.get_logger().addFilter(_not_a_retracing_note)
+
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Device settings

@@ -23,3 +23,16 @@ def test_only_the_known_noise_is_dropped(capfd):
         os.write(2, b"Fatal Python error: a real problem\n")
     err = capfd.readouterr().err
     assert "real problem" in err and "cuInit" not in err
+
+
+def test_many_models_predicting_in_one_process_print_no_retracing_warning():
+    """Each new model traces its predict step once; TensorFlow's warning about it is dropped, its other
+    warnings are not."""
+    code = ("import numpy as np; from helpers.backend import keras; import tensorflow as tf\n"
+            "x = np.zeros((4, 8), 'float32')\n"
+            "for _ in range(12):\n"
+            "    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2)]); m.predict(x, verbose=0)\n"
+            "tf.get_logger().warning('another warning')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "retracing" not in proc.stderr and "another warning" in proc.stderr
