@@ -137,6 +137,15 @@ def test_cnn_notebook_learns(fast_run):
     assert public[m["cnn_private_tta"]] == max(public.values())            # the TTA option PublicTest chose
 
 
+def test_cnn_notebook_averages_three_networks_and_distils_them(fast_run):
+    m = metrics(fast_run, "02")
+    members = m["ensemble_member_public_xent"]
+    assert m["ensemble_members"] == len(members) == 3 and len(set(members)) == 3    # the seeds made 3 networks
+    assert m["ensemble_public_xent"] <= sum(members) / 3 + 1e-6            # Jensen: -log is convex
+    assert m["student_public_xent"] != members[0]      # member 0's seed and data: the soft targets changed it
+    assert m["student_public_accuracy"] > m["chance_accuracy"]            # and it learned
+
+
 def test_pca_svm_notebook(fast_run):
     m = metrics(fast_run, "03")
     assert m["pca_svm_best_kernel"] in {"linear", "poly", "rbf"}
