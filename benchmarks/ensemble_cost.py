@@ -3,13 +3,12 @@
     python benchmarks/ensemble_cost.py [--members 1 2 3] [--model wide_cnn] [--faces 3589] [--repeat 3]
 
 Builds the members with random weights (the cost does not depend on the weights), averages them with
-``helpers.ensemble.average_model`` and times ``predict`` on random 48x48 faces, without TTA and with flip +
-shifts (10 views), float32 as shipped. Prints figures; asserts nothing.
+``helpers.ensemble.average_model`` and times them with ``helpers.evaluate.faces_per_second`` on random 48x48
+faces, without TTA and with flip + shifts (10 views), float32 as shipped. Prints figures; asserts nothing.
 """
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,15 +33,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             model.save(Path(tmp) / "e.keras")
             size = (Path(tmp) / "e.keras").stat().st_size / 1e6
-        rates = []
-        for tta in (False, "shifts"):
-            evaluate.predict_proba(model, faces[:256], tta=tta)                  # warm-up: tracing
-            times = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                evaluate.predict_proba(model, faces, tta=tta)
-                times.append(time.perf_counter() - t0)
-            rates.append(args.faces / np.median(times))
+        rates = [evaluate.faces_per_second(model, faces, tta=tta, repeats=args.repeat) for tta in (False, "shifts")]
         print(f"{m:>7} {size:>6.1f} {rates[0]:>8.0f} {rates[1]:>21.0f}")
 
 

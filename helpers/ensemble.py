@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +57,7 @@ def average_model(members: list, name: str = "ensemble") -> keras.Model:
     return keras.Model(inputs, averaged, name=name)
 
 
-def candidates(n_snapshots: int, also: list[str] = ()) -> dict[str, list[int]]:
+def candidates(n_snapshots: int, also: Sequence[str] = ()) -> dict[str, list[int]]:
     """``{label: member indices}``: the last m snapshots (indices 0..n_snapshots-1) for every m and, with
     independent networks (``also``: their names, e.g. files; indices after the snapshots), each of them alone
     (labelled by its name), all of them together, and all of them with the last m."""

@@ -73,6 +73,22 @@ def test_one_pass_over_the_views_gives_each_tta():
     assert not np.allclose(each["none"], each["flip"]) and not np.allclose(each["flip"], each["shifts"])
 
 
+def test_faces_per_second_counts_every_view(monkeypatch):
+    clock = [0.0]
+
+    class Slow:
+        """Each face costs 1 ms on a fake clock."""
+
+        def predict(self, x, batch_size=None, verbose=0):
+            clock[0] += len(x) * 1e-3
+            return np.full((len(x), 2), 0.5)
+
+    monkeypatch.setattr(evaluate.time, "perf_counter", lambda: clock[0])
+    faces = np.zeros((1000, 8, 8, 1), "float32")
+    assert evaluate.faces_per_second(Slow(), faces) == pytest.approx(1000)
+    assert evaluate.faces_per_second(Slow(), faces, tta="shifts") == pytest.approx(100)    # 10 views a face
+
+
 def test_mcnemar_counts_only_discordant_pairs():
     y = np.zeros(100, int)
     a = np.zeros(100, int)
