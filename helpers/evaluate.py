@@ -1,4 +1,4 @@
-"""Predictions -> metrics: accuracy, macro scores, per-class reports, test-time augmentation."""
+"""Predictions -> metrics: accuracy, macro scores, per-class reports, test-time augmentation, faces per second."""
 
 from __future__ import annotations
 
