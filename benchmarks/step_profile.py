@@ -137,7 +137,7 @@ def main():
             print(f"| {part} | {s * 1000:.0f} | {s / step:.0%} |")
         print(f"| images/s (Keras step) | {args.batch / step:.0f} | |")
         total = sum(epoch.values())
-        print(f"\nper epoch: seconds, and share of the epoch\n| part | s | share |\n|---|---|---|")
+        print("\nper epoch: seconds, and share of the epoch\n| part | s | share |\n|---|---|---|")
         for part, s in epoch.items():
             print(f"| {part} | {s:.1f} | {s / total:.0%} |")
         print("\nforward + backward per block: multiply-adds per face, time per step, and rate")
