@@ -327,9 +327,10 @@ def test_the_training_command_keeps_its_name():
 
 
 def test_a_run_too_short_for_the_weight_average_validates_what_it_trains(tmp_path, capsys):
-    """ema=0.998 averages ~500 steps: over 10 epochs of 14 steps it would still be the random start, and
-    validation would sit at chance while training accuracy climbs (what the demo set showed)."""
-    ds = demo.make_dataset(per_class=40, seed=1)
+    """ema=0.998 averages ~500 steps: over 10 epochs of 28 steps it would still be the random start, and
+    validation would sit at chance while training accuracy climbs (what the demo set showed). 80 faces a
+    class, so 56 validate: with 28 (40 a class) one face either way decided the assert on some machines."""
+    ds = demo.make_dataset(per_class=80, seed=1)
     train.set_seeds(0)
     model = models.vgg_cnn(widths=(16, 32), dense=32, augment=False, n_classes=7, bn_momentum=0.9)
     history = train.fit(model, ds, tmp_path / "run", epochs=10, batch_size=16, lr=3e-3, ema=0.998, patience=None,
