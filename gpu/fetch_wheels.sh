@@ -2,12 +2,12 @@
 # Download, where there is a network, the wheels gpu/run.sh installs on a GPU machine that has none: Keras and
 # the two dependencies a PyTorch/JAX image usually lacks, for the GPU machine's Python (default 3.12).
 #
-#   bash gpu/fetch_wheels.sh [PYTHON_VERSION]
+#   bash gpu/fetch_wheels.sh [PYTHON_VERSION] [DEST]        (DEST: default gpu/wheels, where run.sh looks)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 version=${1:-3.12}
+dest=$(mkdir -p "${2:-$(dirname "$0")/wheels}" && cd "${2:-$(dirname "$0")/wheels}" && pwd)
 keras=$(${PYTHON:-python3} -c "import importlib.metadata as m; print(m.version('keras'))" 2>/dev/null || echo "")
-${PYTHON:-python3} -m pip download --quiet --dest gpu/wheels --only-binary=:all: --python-version "$version" \
-    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --no-deps \
+${PYTHON:-python3} -m pip download --quiet --dest "$dest" --only-binary=:all: --python-version "$version" \
+    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --no-deps \
     "keras${keras:+==$keras}" namex optree
-ls -l gpu/wheels
+ls -l "$dest"

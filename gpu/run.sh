@@ -5,9 +5,10 @@
 #
 # PACK: FER2013 packed small (python -m helpers.pack --splits train public --out PACK; README "Training on a
 # GPU"); OUT: a new folder for the model (best.keras), its metadata (result.json) and its log. What the machine
-# lacks (Keras and two small dependencies) is installed from gpu/wheels/ (bash gpu/fetch_wheels.sh, run
-# beforehand where there is a network), never from the network. Keras runs on the backend the machine has:
-# $KERAS_BACKEND if set, else JAX, else torch, else TensorFlow.
+# lacks (Keras and two small dependencies) is installed from gpu/wheels/ ($FER_WHEELS if set; bash
+# gpu/fetch_wheels.sh, run beforehand where there is a network), never from the network, into a folder of its
+# own: the machine's Python is left as it was. Keras runs on the backend the machine has: $KERAS_BACKEND if
+# set, else JAX, else torch, else TensorFlow.
 set -euo pipefail
 pack=${1:?usage: bash gpu/run.sh PACK OUT [options]}
 out=${2:?usage: bash gpu/run.sh PACK OUT [options]}
@@ -15,14 +16,22 @@ shift 2
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
 
-if ! "$py" -c "import keras" 2>/dev/null; then
-    [ -d gpu/wheels ] || { echo "Keras is missing and gpu/wheels/ is empty: run bash gpu/fetch_wheels.sh first" >&2; exit 2; }
-    "$py" -m pip install --quiet --no-index --find-links gpu/wheels keras
-fi
 if [ -z "${KERAS_BACKEND:-}" ]; then
     for candidate in jax torch tensorflow; do
         if "$py" -c "import $candidate" 2>/dev/null; then export KERAS_BACKEND=$candidate; break; fi
     done
+fi
+
+wheels=${FER_WHEELS:-gpu/wheels}
+if ! "$py" -c "import keras" 2>/dev/null; then          # (imported on the backend chosen above)
+    compgen -G "$wheels/*.whl" >/dev/null || { echo "Keras is missing and $wheels/ has no wheels: run bash gpu/fetch_wheels.sh first" >&2; exit 2; }
+    # --target: nothing of the machine's Python changes (its site-packages may be read-only); --no-deps: the
+    # rest of what Keras needs (numpy, h5py, ml-dtypes, rich, absl-py) comes from the machine's own packages
+    site=$(mktemp -d "${TMPDIR:-/tmp}/fer-keras.XXXXXX")
+    "$py" -m pip install --quiet --no-index --no-deps --no-compile --target "$site" "$wheels"/*.whl
+    export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+    "$py" -c "import keras" || { echo "Keras from $wheels/ does not import (above: what the machine lacks)" >&2; exit 2; }
+    echo "Keras $("$py" -c 'import keras; print(keras.__version__)') installed from $wheels/ into $site"
 fi
 echo "Python $("$py" -c 'import sys; print(sys.version.split()[0])'), Keras backend ${KERAS_BACKEND:-none}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

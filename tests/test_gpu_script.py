@@ -1,4 +1,5 @@
-"""gpu/run.sh, the one script for a rented GPU machine, run here on the CPU under JAX with a tiny pack (1 epoch)."""
+"""gpu/run.sh, the one script for a rented GPU machine, run here on the CPU under JAX with a tiny pack (1 epoch),
+the way it meets a GPU image: Keras missing, installed from the wheels gpu/fetch_wheels.sh downloads."""
 
 import json
 import os
@@ -8,20 +9,47 @@ import sys
 from helpers import data, pack
 
 
-def test_the_gpu_script_trains_the_gpu_recipe_from_a_pack(tiny, tmp_path):
+def _without(*packages, tmp_path):
+    """This Python's environment for gpu/run.sh, seen as a GPU image sees it: ``packages`` (this Python has
+    Keras and TensorFlow; the image has neither) fail to import, and no backend is named."""
+    for name in packages:
+        (tmp_path / "hide" / name).mkdir(parents=True)
+        (tmp_path / "hide" / name / "__init__.py").write_text(f"raise ImportError('no {name} on this machine')\n")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    return {**env, "PYTHON": sys.executable, "PYTHONPATH": str(tmp_path / "hide")}
+
+
+def test_the_gpu_script_installs_keras_from_wheels_and_trains_the_gpu_recipe(tiny, tmp_path):
     pack.write(tiny, tmp_path / "fer.npz", splits=("train", "public"))         # what travels: no PrivateTest
+    root = data.project_root()
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    fetched = subprocess.run(["bash", str(root / "gpu" / "fetch_wheels.sh"), version, str(tmp_path / "wheels")],
+                             capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable},
+                             timeout=300)
+    assert fetched.returncode == 0, "fetching the wheels needs the package registry:\n" + fetched.stderr[-2000:]
     # JAX, the backend the script picks on a GPU machine without TensorFlow: the GPU recipe's augmentation,
     # crop, SGD and weight average compiled under it (a minute on a CPU, where TensorFlow takes seconds)
-    env = {**os.environ, "PYTHON": sys.executable, "KERAS_BACKEND": "jax"}
-    proc = subprocess.run(["bash", str(data.project_root() / "gpu" / "run.sh"), str(tmp_path / "fer.npz"),
+    env = {**_without("keras", "tensorflow", tmp_path=tmp_path), "FER_WHEELS": str(tmp_path / "wheels"),
+           "TMPDIR": str(tmp_path)}
+    proc = subprocess.run(["bash", str(root / "gpu" / "run.sh"), str(tmp_path / "fer.npz"),
                            str(tmp_path / "out"), "--epochs", "1"], capture_output=True, text=True, env=env,
                           timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert "Keras backend" in proc.stdout and "images/s" in proc.stdout
+    site = next(tmp_path.glob("fer-keras.*"))                       # installed beside the machine's Python
+    assert f"installed from {tmp_path / 'wheels'}/ into {site}" in proc.stdout and (site / "keras").is_dir()
+    assert "Keras backend jax" in proc.stdout and "images/s" in proc.stdout
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["recipe"]["name"] == "gpu" and result["recipe"]["model"] == "thesis_cnn"
     assert result["epochs_run"] == 1 and result["train_images_per_s"] > 0
     assert set(result["scores"]) == {"public"}                               # evaluated on what it had
     assert {"accuracy", "accuracy_shift_tta"} <= set(result["scores"]["public"])
-    assert result["hardware"]["backend"] == "jax" and "Keras backend jax" in proc.stdout
+    assert result["hardware"]["backend"] == "jax"
     assert (tmp_path / "out" / "best.keras").exists()
+
+
+def test_without_keras_or_wheels_the_script_says_what_to_run(tmp_path):
+    env = {**_without("keras", "tensorflow", tmp_path=tmp_path), "FER_WHEELS": str(tmp_path / "none")}
+    proc = subprocess.run(["bash", str(data.project_root() / "gpu" / "run.sh"), "fer.npz", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2 and "run bash gpu/fetch_wheels.sh first" in proc.stderr
+    assert not (tmp_path / "out").exists()
