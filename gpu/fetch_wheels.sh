@@ -6,6 +6,7 @@
 set -euo pipefail
 version=${1:-3.12}
 dest=$(mkdir -p "${2:-$(dirname "$0")/wheels}" && cd "${2:-$(dirname "$0")/wheels}" && pwd)
+rm -f "$dest"/{keras,namex,optree}-*.whl          # one version of each: run.sh installs every wheel there
 keras=$(${PYTHON:-python3} -c "import importlib.metadata as m; print(m.version('keras'))" 2>/dev/null || echo "")
 ${PYTHON:-python3} -m pip download --quiet --dest "$dest" --only-binary=:all: --python-version "$version" \
     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --no-deps \
