@@ -5,7 +5,8 @@
 #   bash gpu/fetch_wheels.sh [PYTHON_VERSION] [DEST]        (DEST: default gpu/wheels, where run.sh looks)
 set -euo pipefail
 version=${1:-3.12}
-dest=$(mkdir -p "${2:-$(dirname "$0")/wheels}" && cd "${2:-$(dirname "$0")/wheels}" && pwd)
+dest=${2:-$(dirname "$0")/wheels}
+mkdir -p "$dest"
 rm -f "$dest"/{keras,namex,optree}-*.whl          # one version of each: run.sh installs every wheel there
 keras=$(${PYTHON:-python3} -c "import importlib.metadata as m; print(m.version('keras'))" 2>/dev/null || echo "")
 ${PYTHON:-python3} -m pip download --quiet --dest "$dest" --only-binary=:all: --python-version "$version" \

@@ -30,8 +30,8 @@ if ! "$py" -c "import keras" 2>/dev/null; then          # (imported on the backe
     site=$(mktemp -d "${TMPDIR:-/tmp}/fer-keras.XXXXXX")
     "$py" -m pip install --quiet --no-index --no-deps --no-compile --target "$site" "$wheels"/*.whl
     export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
-    "$py" -c "import keras" || { echo "Keras from $wheels/ does not import (above: what the machine lacks)" >&2; exit 2; }
-    echo "Keras $("$py" -c 'import keras; print(keras.__version__)') installed from $wheels/ into $site"
+    "$py" -c "import keras; print('Keras', keras.__version__, 'installed from $wheels/ into $site')" \
+        || { echo "Keras from $wheels/ does not import (above: what the machine lacks)" >&2; exit 2; }
 fi
 echo "Python $("$py" -c 'import sys; print(sys.version.split()[0])'), Keras backend ${KERAS_BACKEND:-none}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
