@@ -51,44 +51,68 @@ def notebooks(only=None) -> list[Path]:
 
 
 class Progress:
-    """One notebook's progress bar: which code cell runs (i of n), the elapsed time, and the last
-    ``Epoch i/n`` that Keras printed. It is also papermill's sink for the cells' printed output, which it
-    copies into the run's log."""
+    """One notebook's progress: which code cell runs (i of n), the elapsed time, and the last ``Epoch i/n``
+    that Keras printed. In a terminal it is a progress bar updated in place; elsewhere (a CI log, ``nohup``, a
+    file) it prints one plain line whenever the cell or the training epoch changes, so the log reads line by
+    line. It is also papermill's sink for the cells' printed output, which it copies into the run's log."""
 
     EPOCH = re.compile(r"Epoch (\d+)/(\d+)")
 
-    def __init__(self, label: str, log):
-        from tqdm.auto import tqdm
-        self.bar = tqdm(total=1, desc=label, unit="cell", leave=False, file=sys.stderr,
-                        bar_format="{desc}: cell {n_fmt} of {total_fmt} [{elapsed}]{postfix}")
-        self.log, self.code_cells, self.cell = log, [], None
+    def __init__(self, label: str, log, live: bool | None = None):
+        self.label, self.log, self.code_cells, self.cell, self.epoch = label, log, [], None, ""
+        self.start, self.bar = time.perf_counter(), None
+        if sys.stderr.isatty() if live is None else live:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=1, desc=label, unit="cell", leave=False, file=sys.stderr,
+                            bar_format="{desc}: cell {n_fmt} of {total_fmt} [{elapsed}]{postfix}")
+
+    def status(self) -> str:
+        """Where the notebook is, as the bar or a log line shows it."""
+        minutes, seconds = divmod(int(time.perf_counter() - self.start), 60)
+        epoch = f", training epoch {self.epoch}" if self.epoch else ""
+        cells = f"cell {self.cell or 0} of {len(self.code_cells)}"
+        return f"{self.label}: {cells} [{minutes:02d}:{seconds:02d}]{epoch}"
+
+    def _show(self):
+        if self.bar is not None:
+            self.bar.total, self.bar.n = len(self.code_cells), self.cell or 0
+            self.bar.set_postfix_str(f"training epoch {self.epoch}" if self.epoch else "")
+        else:
+            self._say(self.status())
+
+    def _say(self, line: str):
+        """A line of its own on stderr (above the bar, in a terminal)."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def on_notebook_start(self, notebook, **_):
         self.code_cells = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
-        self.bar.total = len(self.code_cells)
-        self.bar.refresh()
+        if self.bar is not None:
+            self._show()
 
     def on_cell_start(self, cell, cell_index, **_):
         if cell_index in self.code_cells:
-            self.cell = self.code_cells.index(cell_index) + 1
-            self.bar.n = self.cell
-            self.bar.set_postfix_str("")
+            self.cell, self.epoch = self.code_cells.index(cell_index) + 1, ""
+            self._show()
 
     def write(self, text: str):
         self.log.write(text)
         for line in text.splitlines():
             if line.startswith("Resuming"):                # fit() resuming an interrupted training: say so
-                self.bar.write(f"  {line}", file=sys.stderr)
+                self._say(f"  {line}")
         epochs = self.EPOCH.findall(text)
-        if epochs and self.cell:
-            done, total = epochs[-1]
-            self.bar.set_postfix_str(f"training epoch {done}/{total}")
+        if epochs and self.cell and "/".join(epochs[-1]) != self.epoch:
+            self.epoch = "/".join(epochs[-1])
+            self._show()
 
     def flush(self):
         self.log.flush()
 
     def close(self):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:

@@ -2,6 +2,7 @@
 --resume, progress. The notebooks themselves are checked in test_notebooks.py."""
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -43,12 +44,16 @@ def test_the_resume_command_repeats_the_options():
                                             "--out x --resume")
 
 
-def test_progress_shows_the_cell_and_the_training_epoch(tmp_path):
+def _notebook_of_two_code_cells():
     import nbformat
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# hi"), nbformat.v4.new_code_cell("1"),
+                                           nbformat.v4.new_code_cell("2")])
+
+
+def test_progress_shows_the_cell_and_the_training_epoch(tmp_path):
     with open(tmp_path / "log.txt", "w") as log:
-        progress = run.Progress("[1/1] nb", log)
-        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# hi"),
-                                                   nbformat.v4.new_code_cell("1"), nbformat.v4.new_code_cell("2")])
+        progress = run.Progress("[1/1] nb", log, live=True)             # a terminal: one bar, updated in place
+        notebook = _notebook_of_two_code_cells()
         progress.on_notebook_start(notebook)
         progress.on_cell_start(notebook.cells[2], 2)
         progress.write("Epoch 3/12\n55/55 - 10s - accuracy: 0.3\n")
@@ -56,6 +61,25 @@ def test_progress_shows_the_cell_and_the_training_epoch(tmp_path):
         assert "training epoch 3/12" in str(progress.bar)
         progress.close()
     assert "Epoch 3/12" in (tmp_path / "log.txt").read_text()            # the printed output is kept
+
+
+def test_progress_in_a_log_is_one_plain_line_per_cell_and_epoch(tmp_path, capsys):
+    """Not a terminal (CI, nohup): no carriage returns, a line each time the cell or the epoch changes."""
+    with open(tmp_path / "log.txt", "w") as log:
+        progress = run.Progress("[1/1] nb", log, live=False)
+        notebook = _notebook_of_two_code_cells()
+        progress.on_notebook_start(notebook)
+        for index in (0, 1, 2):                                          # the markdown cell says nothing
+            progress.on_cell_start(notebook.cells[index], index)
+        progress.write("Epoch 1/2\n")
+        progress.write("27/55 [=====>....] - accuracy: 0.3\n")           # the same epoch: no new line
+        progress.write("Epoch 2/2\n")
+        progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert all(re.search(r" \[\d\d:\d\d\]", line) for line in lines)          # each with the elapsed time
+    assert [re.sub(r" \[\d\d:\d\d\]", "", line) for line in lines] == [
+        "[1/1] nb: cell 1 of 2", "[1/1] nb: cell 2 of 2", "[1/1] nb: cell 2 of 2, training epoch 1/2",
+        "[1/1] nb: cell 2 of 2, training epoch 2/2"]
 
 
 def _wait_for(path, text, seconds=120):
