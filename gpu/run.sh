@@ -3,9 +3,13 @@
 #
 #   bash gpu/run.sh PACK OUT [more options of python -m helpers.train]
 #
-# PACK: FER2013 packed small (python -m helpers.pack --splits train public --out PACK; README "Training on a
-# GPU"); OUT: a new folder for the model (best.keras), its metadata (result.json) and its log. What the machine
-# lacks (Keras and two small dependencies) is installed from gpu/wheels/ ($FER_WHEELS if set; bash
+# PACK: FER2013 packed small (python -m helpers.pack --splits train public --out PACK; README "Other backends,
+# a GPU"); OUT: a new folder for the model (model.keras + model.json: the epoch chosen on PublicTest, float32,
+# what ships), its metadata (result.json), its per-epoch log (log.csv) and the checkpoint with the optimizer's
+# state (best.keras). Copy OUT back without the checkpoint, then, where the original FER2013 files are:
+#   python -m helpers.train --ship-finished --out OUT
+# scores it on them, PrivateTest included, and ships it if it beats the shipped model on PublicTest.
+# What the machine lacks (Keras and two small dependencies) is installed from gpu/wheels/ ($FER_WHEELS if set; bash
 # gpu/fetch_wheels.sh, run beforehand where there is a network), never from the network, into a folder of its
 # own: the machine's Python is left as it was. Keras runs on the backend the machine has: $KERAS_BACKEND if
 # set, else JAX, else torch, else TensorFlow.

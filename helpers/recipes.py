@@ -3,7 +3,7 @@
     python -m helpers.train [--recipe cpu_wide_ema] [--minutes 150] [--out DIR] [--ship] [--devices auto]
 
 On several GPUs it trains data-parallel by itself; on several machines, start the same command on each with
-``TF_CONFIG`` naming them all (README, "Training on several GPUs or machines"; :mod:`helpers.distribute`).
+``TF_CONFIG`` naming them all (README, "Several GPUs or machines"; :mod:`helpers.distribute`).
 
 A recipe is a model name and the settings of :func:`helpers.train.fit`. Training to fit, PublicTest to
 select; PrivateTest is evaluated once at the end. Every run, its figures and what it taught are in
@@ -72,9 +72,12 @@ def main(argv=None) -> int:
                         help="then make it models/fer2013_cnn.keras (+ .json, log) if it beats the shipped "
                              "model on PublicTest")
     parser.add_argument("--ship-finished", action="store_true",
-                        help="do not train: ship the finished run in --out (its best.keras and result.json) "
-                             "on the same condition")
-    parser.add_argument("--force", action="store_true", help="with --ship/--ship-finished: ship even if worse")
+                        help="do not train: score the finished run in --out (its model.keras) on --data, the "
+                             "original files, PrivateTest included, then ship it on the same condition (a run "
+                             "trained elsewhere, e.g. by gpu/run.sh on a pack)")
+    parser.add_argument("--force", action="store_true",
+                        help="with --ship/--ship-finished: ship even if worse, or scored on another dataset "
+                             "(never one scored on the demo set)")
     parser.add_argument("--teacher", default=None,
                         help="for a distillation recipe (cpu_wide_student): the teacher's soft targets, written "
                              "by python -m helpers.ensemble RUN --teach")
@@ -88,12 +91,7 @@ def main(argv=None) -> int:
     plan = distribute.plan(devices)              # first: several workers must set up before anything runs
     out = Path(args.out)
     if args.ship_finished:
-        if not (out / "result.json").exists():
-            raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
-        meta = json.loads((out / "result.json").read_text())
-        model = keras.models.load_model(out / "best.keras")
-        shipped.ship_if_better(model, meta.pop("labels"), meta, out, args.force)
-        return 0
+        return ship_finished(out, args.data, args.force)
     recipe = dict(RECIPES[args.recipe])
     if args.minutes:                      # epochs: an upper bound only (None: as many as fit)
         recipe.update(minutes=args.minutes, epochs=args.epochs)
@@ -145,8 +143,38 @@ def main(argv=None) -> int:
             "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
     print(json.dumps(meta, indent=2))
     write_text(out / "result.json", json.dumps({"labels": list(ds.classes), **meta}, indent=2))
+    shipped.save(model, ds.classes, out / "model.keras", meta)     # what --ship copies: float32, no optimizer
     if args.ship:
         shipped.ship_if_better(model, ds.classes, meta, out, args.force)
+    return 0
+
+
+def ship_finished(out: Path, data_path=None, force: bool = False) -> int:
+    """``--ship-finished``: a run that finished elsewhere (a GPU machine trains on a lossy pack of Training and
+    PublicTest) is scored here on the original files, every split they have, and shipped if it beats the
+    shipped model on PublicTest. The run's ``result.json`` keeps the scores it was trained with under
+    ``scores_at_training`` and gets these as ``scores``; the run's ``model.keras`` (written if the run is older
+    than that file) gets the same metadata."""
+    if not (out / "result.json").exists():
+        raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
+    meta = json.loads((out / "result.json").read_text())
+    classes = meta.pop("labels")
+    if (out / "model.keras").exists():
+        model, _ = shipped.load(out / "model.keras")
+    else:                                         # a run from before model.keras was written: its checkpoint
+        model = keras.models.load_model(out / "best.keras", compile=False)
+    ds = data.load(data_path)                     # only the test splits are scored: Training's leaks do not matter
+    if list(ds.classes) != classes:
+        raise SystemExit(f"the run's classes {classes} are not those of {ds.source}: {list(ds.classes)}")
+    meta.setdefault("scores_at_training", meta["scores"])
+    meta["scores"] = evaluate.split_scores(model, ds, [s for s in ("public", "private") if (ds.splits == s).any()])
+    meta["evaluated_on"] = data.without_machine_paths(ds.source)
+    for split, scores in meta["scores"].items():
+        print(f"{split}: accuracy {scores['accuracy']:.2%}, flip TTA {scores['accuracy_tta']:.2%}, "
+              f"flip + shifts TTA {scores['accuracy_shift_tta']:.2%} ({scores['n']} faces)")
+    write_text(out / "result.json", json.dumps({"labels": classes, **meta}, indent=2))
+    shipped.save(model, classes, out / "model.keras", meta)
+    shipped.ship_if_better(model, classes, meta, out, force)
     return 0
 
 

@@ -91,10 +91,25 @@ def ship_if_better(model, classes, meta: dict, run_dir: str | os.PathLike, force
     """Make ``model`` the shipped model (``.keras``, ``.json`` and the run's per-epoch log) if its PublicTest
     accuracy beats the shipped model's, or if nothing is shipped yet, or ``force``.
 
-    PublicTest decides because it is the selection split; PrivateTest is only reported. Returns whether it
-    shipped, and says why."""
+    PublicTest decides because it is the selection split; PrivateTest is only reported. The two PublicTest
+    scores must be of the same faces: a model trained and scored on the demo set never ships, and one scored
+    on another dataset (other classes, or another number of PublicTest faces) ships only with ``force``.
+    Returns whether it shipped, and says why."""
+    scored_on = meta.get("evaluated_on", meta.get("data", ""))
+    if scored_on.startswith("demo"):
+        print(f"Not shipped: scored on the demo set ({scored_on}); the shipped model is for real faces.")
+        return False
     new = meta["scores"]["public"]["accuracy"]
-    old = metadata()["scores"]["public"]["accuracy"] if path().with_suffix(".json").exists() else None
+    before = metadata() if path().with_suffix(".json").exists() else None
+    old = before["scores"]["public"]["accuracy"] if before else None
+    if before and (list(classes) != before["labels"]
+                   or meta["scores"]["public"]["n"] != before["scores"]["public"]["n"]):
+        if not force:
+            print(f"Not shipped: its PublicTest ({meta['scores']['public']['n']} faces of {list(classes)}) is not "
+                  f"the shipped model's ({before['scores']['public']['n']} faces of {before['labels']}), so the "
+                  f"two cannot be compared; --force ships it anyway.")
+            return False
+        old = None
     if not force and old is not None and new <= old:
         print(f"Not shipped: PublicTest {new:.2%} does not beat the shipped model's {old:.2%}.")
         return False

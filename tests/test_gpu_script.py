@@ -1,12 +1,13 @@
 """gpu/run.sh, the one script for a rented GPU machine, run here on the CPU under JAX with a tiny pack (1 epoch),
 the way it meets a GPU image: Keras missing, installed from the wheels gpu/fetch_wheels.sh downloads."""
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 
-from helpers import data, pack
+from helpers import data, pack, recipes, shipped
 
 
 def _without(*packages, tmp_path):
@@ -19,8 +20,9 @@ def _without(*packages, tmp_path):
     return {**env, "PYTHON": sys.executable, "PYTHONPATH": str(tmp_path / "hide")}
 
 
-def test_the_gpu_script_installs_keras_from_wheels_and_trains_the_gpu_recipe(tiny, tmp_path):
-    pack.write(tiny, tmp_path / "fer.npz", splits=("train", "public"))         # what travels: no PrivateTest
+def test_the_gpu_script_installs_keras_from_wheels_and_trains_the_gpu_recipe(tiny, tmp_path, monkeypatch):
+    faces = dataclasses.replace(tiny, source="fer2013 folders: /data/fer2013")   # as if real: it may ship
+    pack.write(faces, tmp_path / "fer.npz", splits=("train", "public"))        # what travels: no PrivateTest
     root = data.project_root()
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     fetched = subprocess.run(["bash", str(root / "gpu" / "fetch_wheels.sh"), version, str(tmp_path / "wheels")],
@@ -44,7 +46,21 @@ def test_the_gpu_script_installs_keras_from_wheels_and_trains_the_gpu_recipe(tin
     assert set(result["scores"]) == {"public"}                               # evaluated on what it had
     assert {"accuracy", "accuracy_shift_tta"} <= set(result["scores"]["public"])
     assert result["hardware"]["backend"] == "jax"
-    assert (tmp_path / "out" / "best.keras").exists()
+    # what comes back from the GPU machine: the selected network alone (float32, no optimizer state), which is
+    # what would ship, with its metadata; the checkpoint also holds the optimizer's momentum and weight average
+    model_file = tmp_path / "out" / "model.keras"
+    assert model_file.stat().st_size < 0.5 * (tmp_path / "out" / "best.keras").stat().st_size
+    assert json.loads(model_file.with_suffix(".json").read_text())["labels"] == list(tiny.classes)
+
+    # back here (TensorFlow), scored on the original files, PrivateTest included, then shipped if better
+    monkeypatch.setattr(shipped, "project_root", lambda: tmp_path / "project")
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: faces)
+    assert recipes.main(["--ship-finished", "--out", str(tmp_path / "out")]) == 0
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert set(result["scores_at_training"]) == {"public"} and set(result["scores"]) == {"public", "private"}
+    assert result["scores"]["private"]["n"] == int((tiny.splits == "private").sum())
+    shipped_meta = json.loads((tmp_path / "project" / shipped.MODEL).with_suffix(".json").read_text())
+    assert shipped_meta["scores"] == result["scores"] and shipped_meta["hardware"]["backend"] == "jax"
 
 
 def test_without_keras_or_wheels_the_script_says_what_to_run(tmp_path):

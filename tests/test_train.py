@@ -208,8 +208,8 @@ def test_ship_if_better_compares_on_public(tiny, tmp_path, monkeypatch):
     (run / "log.csv").write_text("epoch,accuracy\n0,0.5\n")
     model = _small_model(tiny)
 
-    def meta(public):
-        return {"scores": {"public": {"accuracy": public}}}
+    def meta(public, n=30, data="fer2013 folders: fer2013"):
+        return {"scores": {"public": {"accuracy": public, "n": n}}, "data": data}
 
     target = tmp_path / shipped.MODEL
     assert shipped.ship_if_better(model, tiny.classes, meta(0.50), run)                 # nothing shipped yet
@@ -219,6 +219,26 @@ def test_ship_if_better_compares_on_public(tiny, tmp_path, monkeypatch):
     assert shipped.ship_if_better(model, tiny.classes, meta(0.49), run, force=True)
     assert shipped.ship_if_better(model, tiny.classes, meta(0.60), run)
     assert json.loads(target.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.60
+
+
+def test_only_a_model_scored_on_the_same_publictest_ships(tiny, tmp_path, monkeypatch, capsys):
+    """A run on the demo set (no FER2013 found) or on another dataset has a higher PublicTest accuracy of other
+    faces: it must not replace the shipped FER2013 model on that comparison."""
+    monkeypatch.setattr(shipped, "project_root", lambda: tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.csv").write_text("epoch,accuracy\n0,0.5\n")
+    model = _small_model(tiny)
+    fer = {"scores": {"public": {"accuracy": 0.60, "n": 3589}}, "data": "fer2013 folders: fer2013"}
+    assert shipped.ship_if_better(model, tiny.classes, fer, tmp_path / "run")
+    demo_run = {"scores": {"public": {"accuracy": 0.95, "n": 3589}}, "data": "demo (generated faces)"}
+    for force in (False, True):                                          # never, not even forced
+        assert not shipped.ship_if_better(model, tiny.classes, demo_run, tmp_path / "run", force=force)
+    assert "scored on the demo set" in capsys.readouterr().out
+    other = {"scores": {"public": {"accuracy": 0.90, "n": 120}}, "data": "ckplus folders: ckplus"}
+    assert not shipped.ship_if_better(model, tiny.classes, other, tmp_path / "run")
+    assert "cannot be compared" in capsys.readouterr().out
+    assert shipped.metadata()["scores"]["public"]["accuracy"] == 0.60       # the FER2013 model is still shipped
+    assert shipped.ship_if_better(model, tiny.classes, other, tmp_path / "run", force=True)   # the user's call
 
 
 def test_notebook_02_defaults_are_the_shipped_recipe():
