@@ -39,11 +39,18 @@ def started_runs(tmp_path_factory):
 
     ``first``: the README's first command on a fresh clone: no dataset anywhere, no --fast (only --out, to
     keep the project's runs/ folder clean). ``fast``: what CI runs, --fast on $FER_DATA (FER2013 in CI);
-    without FER2013 that is the demo set, which always runs at FAST_MODE size, so the first run serves both."""
-    env = {k: v for k, v in os.environ.items() if k not in ("FER_DATA", "FER_RUN_DIR")}
+    without FER2013 that is the demo set, which always runs at FAST_MODE size, so the first run serves both.
+
+    Each run gets half the cores for its math libraries: with both runs at their default (every core each),
+    OpenBLAS' and OpenMP's threads of one process spin while the other's compute, and notebooks 01 and 03 took
+    3.4x as long (2-core AMD EPYC, 2026-11-27: 175-197 s for the two notebooks, against 51-69 s)."""
+    half = str(max(1, (os.cpu_count() or 2) // 2))
+    threads = {name: os.environ.get(name, half)
+               for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("FER_DATA", "FER_RUN_DIR")}, **threads}
     first = _start(tmp_path_factory.mktemp("first_command"), env=env)
     fast = None if SESSION_DATA == "demo" else _start(tmp_path_factory.mktemp("fast_run"), "--fast", "--data",
-                                                      SESSION_DATA)
+                                                      SESSION_DATA, env={**os.environ, **threads})
     yield {"first": first, "fast": fast}
     for started in (first, fast):
         if started and started[0].poll() is None:
