@@ -67,7 +67,7 @@ class Progress:
                             bar_format="{desc}: cell {n_fmt} of {total_fmt} [{elapsed}]{postfix}")
 
     def status(self) -> str:
-        """Where the notebook is, as the bar or a log line shows it."""
+        """Where the notebook is, as one log line (the bar shows the same)."""
         minutes, seconds = divmod(int(time.perf_counter() - self.start), 60)
         epoch = f", training epoch {self.epoch}" if self.epoch else ""
         cells = f"cell {self.cell or 0} of {len(self.code_cells)}"

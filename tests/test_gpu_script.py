@@ -1,5 +1,6 @@
 """gpu/run.sh, the one script for a rented GPU machine, run here on the CPU under JAX with a tiny pack (1 epoch),
-the way it meets a GPU image: Keras missing, installed from the wheels gpu/fetch_wheels.sh downloads."""
+the way it meets a GPU image: Keras missing, installed from the wheels gpu/fetch_wheels.sh downloads; then
+what comes back, scored and shipped here (python -m helpers.train --ship-finished)."""
 
 import dataclasses
 import json
@@ -20,7 +21,7 @@ def _without(*packages, tmp_path):
     return {**env, "PYTHON": sys.executable, "PYTHONPATH": str(tmp_path / "hide")}
 
 
-def test_the_gpu_script_installs_keras_from_wheels_and_trains_the_gpu_recipe(tiny, tmp_path, monkeypatch):
+def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_here(tiny, tmp_path, monkeypatch):
     faces = dataclasses.replace(tiny, source="fer2013 folders: /data/fer2013")   # as if real: it may ship
     pack.write(faces, tmp_path / "fer.npz", splits=("train", "public"))        # what travels: no PrivateTest
     root = data.project_root()
