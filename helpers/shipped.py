@@ -109,7 +109,6 @@ def ship_if_better(model, classes, meta: dict, run_dir: str | os.PathLike, force
                   f"the shipped model's ({before['scores']['public']['n']} faces of {before['labels']}), so the "
                   f"two cannot be compared; --force ships it anyway.")
             return False
-        old = None
     if not force and old is not None and new <= old:
         print(f"Not shipped: PublicTest {new:.2%} does not beat the shipped model's {old:.2%}.")
         return False
