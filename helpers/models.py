@@ -128,30 +128,41 @@ def affectnet_cnn(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentu
     return keras.Model(inputs, _head(x, n_classes), name="affectnet_cnn")
 
 
-def mobilenet_v2(input_shape=(48, 48, 1), n_classes=7, augment=True, weights="imagenet",
-                 image_size=96) -> tuple[keras.Model, str]:
+def mobilenet_v2(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum=0.99, crop=0,
+                 weights="imagenet", image_size=96) -> tuple[keras.Model, str]:
     """MobileNetV2 with a new softmax head, as one study used.
 
     Faces are resized to ``image_size`` (MobileNet's smallest ImageNet size is 96) and grey is repeated to
-    3 channels. ImageNet weights are used when they can be downloaded; otherwise the network starts from
-    random weights. Returns ``(model, what_weights_were_used)`` so the notebook can say which.
+    3 channels. ImageNet weights are used when they can be downloaded (or are in Keras's cache,
+    ``~/.keras/models/``); otherwise, or with ``weights=None``, the network starts from random weights.
+    Returns ``(model, what_weights_were_used)`` so the notebook can say which.
     """
-    inputs, x = _stem(input_shape, augment)
+    inputs, x = _stem(input_shape, augment, crop)
     x = layers.Resizing(image_size, image_size, name="resize")(x)
     if input_shape[-1] == 1:
         x = layers.Concatenate(name="grey_to_rgb")([x, x, x])
     x = layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(x)      # MobileNetV2 expects [-1, 1]
-    used = weights
+    used = str(weights) if weights else "random init"
     try:
         base = keras.applications.MobileNetV2(input_shape=(image_size, image_size, 3), include_top=False,
                                               weights=weights, pooling="avg")
     except Exception as err:                    # no network: the download fails; train from scratch instead
-        used = f"random init (ImageNet weights unavailable: {type(err).__name__})"
+        reason = str(err).rsplit(" -- ", 1)[-1][:120]          # Keras: "URL fetch failure on URL: errno -- why"
+        used = f"random init (ImageNet weights unavailable: {reason})"
         base = keras.applications.MobileNetV2(input_shape=(image_size, image_size, 3), include_top=False,
                                               weights=None, pooling="avg")
+    for layer in base.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            layer.momentum = bn_momentum               # Keras builds them with 0.999; the zoo's default is 0.99
     x = base(x)
     x = layers.Dropout(0.3, name="head_drop")(x)
-    return keras.Model(inputs, _head(x, n_classes), name="mobilenet_v2"), str(used)
+    return keras.Model(inputs, _head(x, n_classes), name="mobilenet_v2"), used
+
+
+def mobilenet_v2_from_scratch(**kwargs) -> keras.Model:
+    """MobileNetV2 (:func:`mobilenet_v2`) from random weights: the same network on every machine, with a
+    network or without, which is what a recipe must train (``build("mobilenet_v2")``)."""
+    return mobilenet_v2(weights=None, **kwargs)[0]
 
 
 ZOO = {"thesis_cnn": thesis_cnn, "compact_cnn": compact_cnn, "wide_cnn": wide_cnn,
@@ -159,11 +170,13 @@ ZOO = {"thesis_cnn": thesis_cnn, "compact_cnn": compact_cnn, "wide_cnn": wide_cn
 
 
 def build(name: str, **kwargs) -> keras.Model:
-    """Build a model of the zoo by name (``thesis_cnn``, ``compact_cnn``, ``wide_cnn``, ``affectnet_cnn``).
-    Every one takes ``input_shape``, ``n_classes``, ``augment``, ``bn_momentum`` and ``crop``."""
-    if name not in ZOO:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(ZOO)}")
-    return ZOO[name](**kwargs)
+    """Build a model of the zoo by name (``thesis_cnn``, ``compact_cnn``, ``wide_cnn``, ``affectnet_cnn``),
+    or ``mobilenet_v2`` from random weights. Every one takes ``input_shape``, ``n_classes``, ``augment``,
+    ``bn_momentum`` and ``crop``."""
+    builders = {**ZOO, "mobilenet_v2": mobilenet_v2_from_scratch}
+    if name not in builders:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(builders)}")
+    return builders[name](**kwargs)
 
 
 def as_float32(model: keras.Model) -> keras.Model:
