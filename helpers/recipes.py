@@ -60,6 +60,16 @@ RECIPES = {
 }
 
 
+def split_recipe(recipe: dict) -> tuple[dict, dict]:
+    """A recipe's network settings (``crop``, ``image_size``: for :func:`helpers.models.build`) and its
+    training settings (for :func:`helpers.train.fit`). Neither holds the model's name, the augmentation's
+    ``erasing`` or the distillation settings, which :func:`main` uses itself."""
+    shape = {k: v for k, v in recipe.items() if k in ("crop", "image_size")}
+    fit_args = {k: v for k, v in recipe.items()
+                if k not in ("model", "erasing", "distill", "temperature", "teacher", *shape)}
+    return shape, fit_args
+
+
 def main(argv=None) -> int:
     """``python -m helpers.train``: train a recipe on FER2013 (see the module's docstring)."""
     parser = argparse.ArgumentParser(description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
@@ -114,11 +124,9 @@ def main(argv=None) -> int:
     device = configure_device()
     train.set_seeds(args.seed)
     augment = models.augmentation(erasing=recipe.get("erasing", 0.0))
-    shape = {k: recipe[k] for k in ("crop", "image_size") if k in recipe}       # the network's, not fit's
+    shape, fit_args = split_recipe(recipe)
     model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
                          augment=augment, **shape)
-    fit_args = {k: v for k, v in recipe.items()
-                if k not in ("model", "erasing", "distill", "temperature", "teacher", *shape)}
     try:
         train.fit(model, ds, out, jit_compile=device["jit_compile"], devices=devices, seed=args.seed, **fit_args)
     except KeyboardInterrupt:

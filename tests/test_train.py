@@ -337,6 +337,20 @@ def test_ctrl_c_in_the_training_command_says_how_to_resume(tmp_path, monkeypatch
     assert f"python -m helpers.train {' '.join(argv)}" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("name", sorted(recipes.RECIPES))
+def test_every_recipe_builds_its_network_and_fit_takes_its_settings(name):
+    """A recipe is only run in full (hours): a setting fit does not take, or a network setting sent to fit,
+    would surface there. Each recipe's network builds with its crop/size, and fit knows every other setting."""
+    import inspect
+    recipe = recipes.RECIPES[name]
+    shape, fit_args = recipes.split_recipe(recipe)
+    model = models.build(recipe["model"], augment=False, **shape)
+    assert model.output_shape == (None, 7)
+    unknown = set(fit_args) - set(inspect.signature(train.fit).parameters)
+    assert not unknown, f"{name}: train.fit takes no {sorted(unknown)}"
+    assert "model" not in fit_args and not set(shape) & set(fit_args)
+
+
 def test_the_training_command_keeps_its_name():
     """``python -m helpers.train`` (quoted in the shipped model's .json and the docs) runs helpers.recipes."""
     import subprocess
