@@ -1,6 +1,9 @@
 """Training throughput (images/s) of the model zoo on this machine, one configuration against another.
 
     python benchmarks/train_throughput.py [--models compact_cnn thesis_cnn] [--batch 128] [--steps 12]
+    python benchmarks/train_throughput.py --models wide_cnn mobilenet_v2@64 mobilenet_v2@96
+
+``mobilenet_v2@64``: MobileNetV2 (random weights) with the faces resized to 64x64 (default 96).
 
 For each model it trains on random 48x48 faces with augmentation, under each setting:
 ``jit_compile`` (XLA) on/off and float32 vs. ``mixed_bfloat16``, and prints images/s and the ratio to the
@@ -18,7 +21,8 @@ def measure(model_name, policy, jit, batch, steps):
     from helpers import models
     keras.mixed_precision.set_global_policy(policy)
     keras.utils.set_random_seed(0)
-    model = models.build(model_name)
+    name, _, size = model_name.partition("@")
+    model = models.build(name, **({"image_size": int(size)} if size else {}))
     model.compile(optimizer=keras.optimizers.Nadam(1e-3), loss="categorical_crossentropy", jit_compile=jit)
     x = np.random.default_rng(0).integers(0, 256, (batch * (steps + 3), 48, 48, 1)).astype("float32")
     y = keras.utils.to_categorical(np.arange(len(x)) % 7, 7)

@@ -51,8 +51,9 @@ RECIPES = {
     # (Pramerdorfer & Kampel 2016; Khaireddin & Chen 2021: a VGG-style network, SGD with Nesterov momentum,
     # a long schedule, random 40x40 crops, 10-view TTA), with the checkpoint chosen on PublicTest, never on
     # PrivateTest. The epochs are an upper bound: the cosine follows the 8-minute budget. Not run yet.
-    # The study's MobileNet (63%) had ImageNet weights; offline, this is the same network from random weights,
-    # at 64x64 (96x96, MobileNet's smallest ImageNet size, trains 2.5x slower here), in an 85-minute budget.
+    # A study's MobileNet reached 63%; offline (no ImageNet weights) this is the same network from random
+    # weights, faces resized to 64x64 (96x96, MobileNet's smallest ImageNet size, trained at half the images/s
+    # in benchmarks/train_throughput.py), in an 85-minute budget.
     "cpu_mobilenet": dict(model="mobilenet_v2", image_size=64, **{**_CPU_SETTINGS, "epochs": None}, ema=0.998,
                           minutes=85),
     "gpu": dict(model="thesis_cnn", **{**_CPU_SETTINGS, "epochs": 300, "optimizer": "sgd", "lr": 0.05},
