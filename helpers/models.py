@@ -160,8 +160,8 @@ def mobilenet_v2(input_shape=(48, 48, 1), n_classes=7, augment=True, bn_momentum
 
 
 def mobilenet_v2_from_scratch(**kwargs) -> keras.Model:
-    """MobileNetV2 (:func:`mobilenet_v2`) from random weights: the same network on every machine, with a
-    network or without, which is what a recipe must train (``build("mobilenet_v2")``)."""
+    """MobileNetV2 (:func:`mobilenet_v2`) from random weights: the same network on every machine, online or
+    offline, which is what a recipe must train (``build("mobilenet_v2")``)."""
     return mobilenet_v2(weights=None, **kwargs)[0]
 
 

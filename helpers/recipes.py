@@ -47,15 +47,15 @@ RECIPES = {
     # the target is the teacher's probabilities softened at temperature 2, half the label.
     "cpu_wide_student": dict(model="wide_cnn", **{**_CPU_SETTINGS, "epochs": None}, ema=0.998, minutes=150,
                              distill=0.5, temperature=2.0),
-    # For one modern GPU, 8 minutes of training (gpu/run.sh): what the public >= 72% FER2013 recipes share
-    # (Pramerdorfer & Kampel 2016; Khaireddin & Chen 2021: a VGG-style network, SGD with Nesterov momentum,
-    # a long schedule, random 40x40 crops, 10-view TTA), with the checkpoint chosen on PublicTest, never on
-    # PrivateTest. The epochs are an upper bound: the cosine follows the 8-minute budget. Not run yet.
     # A study's MobileNet reached 63%; offline (no ImageNet weights) this is the same network from random
     # weights, faces resized to 64x64 (96x96, MobileNet's smallest ImageNet size, trained at half the images/s
     # in benchmarks/train_throughput.py), in an 85-minute budget.
     "cpu_mobilenet": dict(model="mobilenet_v2", image_size=64, **{**_CPU_SETTINGS, "epochs": None}, ema=0.998,
                           minutes=85),
+    # For one modern GPU, 8 minutes of training (gpu/run.sh): what the public >= 72% FER2013 recipes share
+    # (Pramerdorfer & Kampel 2016; Khaireddin & Chen 2021: a VGG-style network, SGD with Nesterov momentum,
+    # a long schedule, random 40x40 crops, 10-view TTA), with the checkpoint chosen on PublicTest, never on
+    # PrivateTest. The epochs are an upper bound: the cosine follows the 8-minute budget. Not run yet.
     "gpu": dict(model="thesis_cnn", **{**_CPU_SETTINGS, "epochs": 300, "optimizer": "sgd", "lr": 0.05},
                 weight_decay=5e-3, ema=0.999, crop=40, minutes=8),
 }
