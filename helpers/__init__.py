@@ -11,6 +11,7 @@ The notebooks tell the story; this package does the work. Modules are named for 
 - ``helpers.backend``  Keras imported quietly; device and precision settings and input gradients per backend
 - ``helpers.models``   Keras 3 models, each built by one function
 - ``helpers.train``    seeds, callbacks, schedules and the training loop (resumable)
+- ``helpers.batchnorm`` batch-norm statistics recomputed on clean faces after training
 - ``helpers.recipes``  the full training runs and ``python -m helpers.train``
 - ``helpers.shipped``  the shipped model: where it is, its metadata, loading it, replacing it if better
 - ``helpers.features`` pixels, HOG, LBP, Gabor and CNN activations as scikit-learn transformers

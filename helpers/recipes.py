@@ -6,7 +6,8 @@ On several GPUs it trains data-parallel by itself; on several machines, start th
 ``TF_CONFIG`` naming them all (README, "Several GPUs or machines"; :mod:`helpers.distribute`).
 
 A recipe is a model name and the settings of :func:`helpers.train.fit`. Training to fit, PublicTest to
-select; PrivateTest is evaluated once at the end. Every run, its figures and what it taught are in
+select; PrivateTest is evaluated once at the end. After training, the batch-norm statistics are recomputed
+on clean Training faces when that improves PublicTest (:mod:`helpers.batchnorm`). Every run, its figures and what it taught are in
 ``docs/experiments.md``. ``--ship`` replaces the shipped model only if the new run beats it on PublicTest.
 Interrupted (Ctrl-C, a lost machine), the same command resumes from the last finished epoch.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import audit, data, distribute, ensemble, evaluate, models, shipped, train
+from helpers import audit, batchnorm, data, distribute, ensemble, evaluate, models, shipped, train
 from helpers.backend import configure_device, keras
 from helpers.files import write_text
 
@@ -142,6 +143,7 @@ def main(argv=None) -> int:
     images_per_s = len(log.get("epoch", [])) * int((ds.splits == "train").sum()) / seconds
     print(f"Trained {len(log.get('epoch', []))} epochs in {seconds / 60:.1f} min: {images_per_s:.0f} images/s "
           f"(with validation and checkpoints)")
+    refreshed = batchnorm.refresh_if_better(model, ds)     # statistics of clean faces, if PublicTest agrees
     present = [s for s in ("public", "private") if (ds.splits == s).any()]      # a pack may hold no PrivateTest
     report = evaluate.split_scores(model, ds, present)
     flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
@@ -153,7 +155,7 @@ def main(argv=None) -> int:
             "train_wall_minutes": round(seconds / 60, 1), "train_images_per_s": round(images_per_s),
             "hardware": {**device, "replicas": plan.replicas, "workers": plan.workers},
             "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
-            "scores": report, "keras": keras.__version__,
+            "batch_norm": refreshed, "scores": report, "keras": keras.__version__,
             "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
     print(json.dumps(meta, indent=2))
     write_text(out / "result.json", json.dumps({"labels": list(ds.classes), **meta}, indent=2))
@@ -168,7 +170,8 @@ def ship_finished(out: Path, data_path=None, force: bool = False) -> int:
     PublicTest) is scored here on the original files, every split they have, and shipped if it beats the
     shipped model on PublicTest. The run's ``result.json`` keeps the scores it was trained with under
     ``scores_at_training`` and gets these as ``scores``; the run's ``model.keras`` (written if the run is older
-    than that file) gets the same metadata."""
+    than that file) gets the same metadata. Before scoring, its batch-norm statistics are recomputed on the
+    original Training faces if that improves PublicTest (:func:`helpers.batchnorm.refresh_if_better`)."""
     if not (out / "result.json").exists():
         raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
     meta = json.loads((out / "result.json").read_text())
@@ -177,10 +180,12 @@ def ship_finished(out: Path, data_path=None, force: bool = False) -> int:
         model, _ = shipped.load(out / "model.keras")
     else:                                         # a run from before model.keras was written: its checkpoint
         model = keras.models.load_model(out / "best.keras", compile=False)
-    ds = data.load(data_path)                     # only the test splits are scored: Training's leaks do not matter
+    ds, _ = audit.without_train_leaks(data.load(data_path))
     if list(ds.classes) != classes:
         raise SystemExit(f"the run's classes {classes} are not those of {ds.source}: {list(ds.classes)}")
     meta.setdefault("scores_at_training", meta["scores"])
+    if (ds.splits == "train").any():              # statistics of the original clean faces (a pack's are lossy)
+        meta["batch_norm"] = batchnorm.refresh_if_better(model, ds)
     meta["scores"] = evaluate.split_scores(model, ds, [s for s in ("public", "private") if (ds.splits == s).any()])
     meta["evaluated_on"] = data.without_machine_paths(ds.source)
     for split, scores in meta["scores"].items():

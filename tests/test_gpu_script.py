@@ -47,6 +47,7 @@ def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_h
     assert set(result["scores"]) == {"public"}                               # evaluated on what it had
     assert {"accuracy", "accuracy_shift_tta"} <= set(result["scores"]["public"])
     assert result["hardware"]["backend"] == "jax"
+    assert result["batch_norm"]["layers"] == 9 and result["batch_norm"]["faces"] > 0   # recomputed under JAX
     # what comes back from the GPU machine: the selected network alone (float32, no optimizer state), which is
     # what would ship, with its metadata; the checkpoint also holds the optimizer's momentum and weight average
     model_file = tmp_path / "out" / "model.keras"
@@ -59,6 +60,7 @@ def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_h
     assert recipes.main(["--ship-finished", "--out", str(tmp_path / "out")]) == 0
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert set(result["scores_at_training"]) == {"public"} and set(result["scores"]) == {"public", "private"}
+    assert result["batch_norm"]["layers"] == 9                 # recomputed again here, on the original faces
     assert result["scores"]["private"]["n"] == int((tiny.splits == "private").sum())
     shipped_meta = json.loads((tmp_path / "project" / shipped.MODEL).with_suffix(".json").read_text())
     assert shipped_meta["scores"] == result["scores"] and shipped_meta["hardware"]["backend"] == "jax"

@@ -1,0 +1,103 @@
+"""Batch-norm statistics recomputed for the faces a trained model will see (clean, un-augmented ones).
+
+During training each batch-norm layer keeps a running mean and variance of its inputs, and at inference it
+normalises with them. Those statistics come from *training* batches: augmented faces (contrast, brightness,
+shifts...), passed through dropout, and, when the weights are averaged (``ema`` in
+:func:`helpers.train.make_optimizer`), from the raw weights rather than the averaged ones that are kept. A test
+face is none of these, so the statistics are slightly wrong for it. Recomputing them on a few thousand clean
+Training faces, in inference mode (no augmentation, no dropout), layer after layer, fixes that: no training,
+no label, no test face is used ("precise BN", Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm"; SWA
+recomputes them the same way for its averaged weights).
+
+``recompute(model, images)`` does it in place; ``refresh_if_better(model, ds)`` keeps it only if PublicTest
+accuracy improves (a choice made on PublicTest, like every other choice in this project).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from helpers.backend import keras
+from helpers.data import Dataset
+
+
+def _has_batch_norm(layer) -> bool:
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return True
+    return isinstance(layer, keras.Model) and any(_has_batch_norm(inner) for inner in layer.layers)
+
+
+def _probes(model: keras.Model, feed=None):
+    """``(layer, probe)`` for every batch-norm layer of ``model`` in the order data flows through them, nested
+    models included; ``probe(images)`` returns the layer's input in inference mode, computed when called (so with
+    the statistics already recomputed for the layers before it)."""
+    feed = feed or (lambda x: x)
+    for layer in model.layers:                     # a Functional model lists its layers in the order they run
+        if isinstance(layer, keras.layers.BatchNormalization):
+            if layer.axis not in (-1, len(layer.input.shape) - 1):
+                raise ValueError(f"batch-norm layer {layer.name!r} normalises axis {layer.axis}; only the last "
+                                 f"(channels) axis is supported")
+            to_layer = keras.Model(model.input, layer.input)
+            yield layer, (lambda x, f=feed, p=to_layer: p(f(x), training=False))
+        elif _has_batch_norm(layer):              # a nested model (MobileNetV2's base): its own layers, fed
+            fed_by = layer._inbound_nodes[-1].input_tensors[0]   # with what it is given in `model` (its .input
+            to_nested = keras.Model(model.input, fed_by)          # is its own Input)
+            yield from _probes(layer, lambda x, f=feed, p=to_nested: p(f(x), training=False))
+
+
+def recompute(model: keras.Model, images: np.ndarray, n: int | None = 5000, batch_size: int = 128,
+              seed: int = 0) -> int:
+    """Set every batch-norm layer's moving mean and variance to those of its inputs over ``n`` random faces of
+    ``images`` (raw 0-255, as the model takes them; ``None``: all of them), in inference mode, first layer first.
+    Changes ``model`` in place; returns how many layers were recomputed."""
+    if n is not None and n < len(images):
+        images = images[np.random.default_rng(seed).choice(len(images), n, replace=False)]
+    count = 0
+    for layer, probe in _probes(model):
+        total, squares, seen = 0.0, 0.0, 0
+        for start in range(0, len(images), batch_size):
+            x = keras.ops.convert_to_numpy(probe(images[start:start + batch_size].astype("float32")))
+            x = x.astype("float64").reshape(-1, x.shape[-1])
+            total, squares, seen = total + x.sum(0), squares + (x ** 2).sum(0), seen + len(x)
+        mean = total / seen
+        layer.moving_mean.assign((mean).astype("float32"))
+        layer.moving_variance.assign(np.maximum(squares / seen - mean ** 2, 0.0).astype("float32"))
+        count += 1
+    return count
+
+
+def _statistics(model: keras.Model) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(v) for layer, _ in _probes(model)
+            for v in (layer.moving_mean, layer.moving_variance)]
+
+
+def refresh_if_better(model: keras.Model, ds: Dataset, n: int | None = 5000, seed: int = 0,
+                      verbose: bool = True) -> dict:
+    """:func:`recompute` on ``n`` faces of ``ds``'s train split, kept only if accuracy on its public split
+    (no TTA) improves; otherwise the statistics are put back. Returns what was done, for the model's metadata:
+    ``{"kept", "layers", "faces", "seconds", "public_before", "public_after"}``."""
+    x_train, _ = ds.xy("train")
+    x_public, y_public = ds.xy("public")
+
+    def accuracy():
+        return float((model.predict(x_public, batch_size=256, verbose=0).argmax(1) == y_public).mean())
+
+    before, saved = accuracy(), _statistics(model)
+    start = time.perf_counter()
+    layers = recompute(model, x_train, n, seed=seed)
+    seconds = time.perf_counter() - start
+    after = accuracy()
+    kept = after > before
+    if not kept:
+        variables = [v for layer, _ in _probes(model) for v in (layer.moving_mean, layer.moving_variance)]
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+    result = {"kept": kept, "layers": layers, "faces": min(n or len(x_train), len(x_train)),
+              "seconds": round(seconds, 1), "public_before": before, "public_after": after}
+    if verbose:
+        print(f"Batch-norm statistics recomputed on {result['faces']} clean Training faces ({layers} layers, "
+              f"{seconds:.0f} s): PublicTest {before:.2%} -> {after:.2%}, "
+              + ("kept." if kept else "not better: the training statistics are kept."))
+    return result
