@@ -142,6 +142,7 @@ def test_cnn_notebook_learns(fast_run):
     public = {"no TTA": m["cnn_public_accuracy"], "flip TTA": m["cnn_public_accuracy_tta"],
               "flip + shifts TTA": m["cnn_public_accuracy_shift_tta"]}
     assert public[m["cnn_private_tta"]] == max(public.values())            # the TTA option PublicTest chose
+    assert m["cnn_batch_norm_recomputed"] in (True, False)                  # PublicTest decided (batchnorm)
 
 
 def test_cnn_notebook_averages_three_networks_and_distils_them(fast_run):
