@@ -7,7 +7,8 @@ shifts...), passed through dropout, and, when the weights are averaged (``ema`` 
 face is none of these, so the statistics are slightly wrong for it. Recomputing them on a few thousand clean
 Training faces, in inference mode (no augmentation, no dropout), layer after layer, fixes that: no training,
 no label, no test face is used ("precise BN", Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm"; SWA
-recomputes them the same way for its averaged weights).
+recomputes them for its averaged weights too, but over training batches, augmentation and dropout included:
+``benchmarks/batchnorm_stats.py`` compares the two).
 
 ``recompute(model, images)`` does it in place; ``refresh_if_better(model, ds)`` keeps it only if PublicTest
 accuracy improves (a choice made on PublicTest, like every other choice in this project).
@@ -23,10 +24,14 @@ from helpers.backend import keras
 from helpers.data import Dataset
 
 
-def _has_batch_norm(layer) -> bool:
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return True
-    return isinstance(layer, keras.Model) and any(_has_batch_norm(inner) for inner in layer.layers)
+def _in_order(model: keras.Model):
+    """Every batch-norm layer of ``model``, nested models included, in the order data flows through them (a
+    Functional model lists its layers in the order they run)."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            yield layer
+        elif isinstance(layer, keras.Model):
+            yield from _in_order(layer)
 
 
 def _probes(model: keras.Model, feed=None):
@@ -34,16 +39,17 @@ def _probes(model: keras.Model, feed=None):
     models included; ``probe(images)`` returns the layer's input in inference mode, computed when called (so with
     the statistics already recomputed for the layers before it)."""
     feed = feed or (lambda x: x)
-    for layer in model.layers:                     # a Functional model lists its layers in the order they run
+    for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             if layer.axis not in (-1, len(layer.input.shape) - 1):
                 raise ValueError(f"batch-norm layer {layer.name!r} normalises axis {layer.axis}; only the last "
                                  f"(channels) axis is supported")
             to_layer = keras.Model(model.input, layer.input)
             yield layer, (lambda x, f=feed, p=to_layer: p(f(x), training=False))
-        elif _has_batch_norm(layer):              # a nested model (MobileNetV2's base): its own layers, fed
-            fed_by = layer._inbound_nodes[-1].input_tensors[0]   # with what it is given in `model` (its .input
-            to_nested = keras.Model(model.input, fed_by)          # is its own Input)
+        elif isinstance(layer, keras.Model) and next(_in_order(layer), None) is not None:
+            # a nested model (MobileNetV2's base), fed with what it is given in `model` (its .input is its own)
+            fed_by = layer._inbound_nodes[-1].input_tensors[0]
+            to_nested = keras.Model(model.input, fed_by)
             yield from _probes(layer, lambda x, f=feed, p=to_nested: p(f(x), training=False))
 
 
@@ -62,15 +68,15 @@ def recompute(model: keras.Model, images: np.ndarray, n: int | None = 5000, batc
             x = x.astype("float64").reshape(-1, x.shape[-1])
             total, squares, seen = total + x.sum(0), squares + (x ** 2).sum(0), seen + len(x)
         mean = total / seen
-        layer.moving_mean.assign((mean).astype("float32"))
+        layer.moving_mean.assign(mean.astype("float32"))
         layer.moving_variance.assign(np.maximum(squares / seen - mean ** 2, 0.0).astype("float32"))
         count += 1
     return count
 
 
-def _statistics(model: keras.Model) -> list[np.ndarray]:
-    return [keras.ops.convert_to_numpy(v) for layer, _ in _probes(model)
-            for v in (layer.moving_mean, layer.moving_variance)]
+def _statistics(model: keras.Model) -> list:
+    """Every batch-norm layer's moving mean and variance (the variables themselves)."""
+    return [v for layer in _in_order(model) for v in (layer.moving_mean, layer.moving_variance)]
 
 
 def refresh_if_better(model: keras.Model, ds: Dataset, n: int | None = 5000, seed: int = 0,
@@ -84,15 +90,14 @@ def refresh_if_better(model: keras.Model, ds: Dataset, n: int | None = 5000, see
     def accuracy():
         return float((model.predict(x_public, batch_size=256, verbose=0).argmax(1) == y_public).mean())
 
-    before, saved = accuracy(), _statistics(model)
+    before, saved = accuracy(), [keras.ops.convert_to_numpy(v) for v in _statistics(model)]
     start = time.perf_counter()
     layers = recompute(model, x_train, n, seed=seed)
     seconds = time.perf_counter() - start
     after = accuracy()
     kept = after > before
     if not kept:
-        variables = [v for layer, _ in _probes(model) for v in (layer.moving_mean, layer.moving_variance)]
-        for variable, value in zip(variables, saved):
+        for variable, value in zip(_statistics(model), saved):
             variable.assign(value)
     result = {"kept": kept, "layers": layers, "faces": min(n or len(x_train), len(x_train)),
               "seconds": round(seconds, 1), "public_before": before, "public_after": after}

@@ -7,8 +7,8 @@ On several GPUs it trains data-parallel by itself; on several machines, start th
 
 A recipe is a model name and the settings of :func:`helpers.train.fit`. Training to fit, PublicTest to
 select; PrivateTest is evaluated once at the end. After training, the batch-norm statistics are recomputed
-on clean Training faces when that improves PublicTest (:mod:`helpers.batchnorm`). Every run, its figures and what it taught are in
-``docs/experiments.md``. ``--ship`` replaces the shipped model only if the new run beats it on PublicTest.
+on clean Training faces when that improves PublicTest (:mod:`helpers.batchnorm`). Every run, its figures and
+what it taught are in ``docs/experiments.md``. ``--ship`` replaces the shipped model only if the new run beats it on PublicTest.
 Interrupted (Ctrl-C, a lost machine), the same command resumes from the last finished epoch.
 """
 
