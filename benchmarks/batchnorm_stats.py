@@ -25,8 +25,8 @@ import numpy as np
 def swa_style(model, images, batch_size=256, seed=0):
     """Average each batch-norm layer's batch statistics over ``images`` passed in training mode (augmentation and
     dropout on), by giving the running average the momentum k / (k + 1) at batch k: a plain mean."""
-    from helpers.backend import keras
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    from helpers import batchnorm
+    layers = list(batchnorm._in_order(model))
     momenta = [layer.momentum for layer in layers]
     order = np.random.default_rng(seed).permutation(len(images))
     for k, start in enumerate(range(0, len(images), batch_size)):

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from helpers import evaluate
 from helpers.backend import keras
 from helpers.data import Dataset
 
@@ -88,7 +89,7 @@ def refresh_if_better(model: keras.Model, ds: Dataset, n: int | None = 5000, see
     x_public, y_public = ds.xy("public")
 
     def accuracy():
-        return float((model.predict(x_public, batch_size=256, verbose=0).argmax(1) == y_public).mean())
+        return evaluate.scores(y_public, evaluate.predict_proba(model, x_public).argmax(1))["accuracy"]
 
     before, saved = accuracy(), [keras.ops.convert_to_numpy(v) for v in _statistics(model)]
     start = time.perf_counter()
