@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import re
-import shutil
 import statistics
 import tempfile
 import time
@@ -30,14 +29,7 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
-from helpers import app, faces
-
-
-def face_frames(n: int = 10) -> list[np.ndarray]:
-    """640x480 RGB frames of the astronaut photo, shifted a few pixels from frame to frame."""
-    canvas = np.full((480, 640, 3), 90, np.uint8)
-    canvas[:, 80:560] = cv2.resize(skdata.astronaut(), (480, 480))
-    return [np.roll(canvas, k - n // 2, axis=1) for k in range(n)]
+from helpers import app, browser, faces
 
 
 def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
@@ -47,7 +39,7 @@ def jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
 
 
 def webcam_in_process(page: app.App, seconds: float) -> dict:
-    frames = [jpeg(f) for f in face_frames()]
+    frames = [jpeg(f) for f in browser.face_frames()]
     times, parts, k, start = None, {"decode": [], "answer": []}, 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
@@ -93,24 +85,17 @@ def photos_over_http(url: str, folder: Path, requests: int = 12) -> list[dict]:
 
 def webcam_in_browser(url: str, folder: Path, seconds: float) -> list[float]:
     from playwright.sync_api import sync_playwright
-    camera = folder / "face.y4m"
-    with open(camera, "wb") as f:
-        f.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
-        for frame in face_frames():
-            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
     readings = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
-        page = browser.new_page()
+        chromium = browser.launch(p, browser.fake_camera(folder / "face.y4m"))
+        page = chromium.new_page()
+        page.set_default_timeout(60_000)
         page.goto(url)
-        page.wait_for_selector("#find-faces", timeout=60_000)
+        page.wait_for_selector("#find-faces")
         page.get_by_role("tab", name="Webcam").click()
         page.get_by_text("Click to Access Webcam").click()
-        page.locator("#camera button.capture-button").click(timeout=30_000)
-        page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')", timeout=30_000)
+        page.locator("#camera button.capture-button").click()
+        page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')")
         time.sleep(3)
         end = time.time() + seconds
         while time.time() < end:
@@ -118,7 +103,7 @@ def webcam_in_browser(url: str, folder: Path, seconds: float) -> list[float]:
             if found:
                 readings.append(float(found[1]))
             time.sleep(1)
-        browser.close()
+        chromium.close()
     return readings
 
 
@@ -144,7 +129,7 @@ def main(argv=None) -> None:
             print(f"{'photo':>22} {'clients':>7} {'photos/s':>8} {'p50 ms':>7} {'p95 ms':>7}")
             for r in photos_over_http(url, Path(tmp)):
                 print(f"{r['photo']:>22} {r['clients']:>7} {r['photos/s']:>8.1f} {r['p50 ms']:>7.0f} {r['p95 ms']:>7.0f}")
-            if args.no_browser or not shutil.which("chromium"):
+            if args.no_browser or not browser.CHROMIUM:
                 print("\n3. browser: skipped (--no-browser, or no chromium)")
             else:
                 fps = webcam_in_browser(url, Path(tmp), args.seconds)

@@ -5,7 +5,6 @@ streams a fake camera made from a real face photo."""
 import json
 import os
 import re
-import shutil
 import socket
 import statistics
 import subprocess
@@ -20,10 +19,9 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from helpers import app, faces, predict, shipped
+from helpers import app, browser, faces, predict, shipped
 from helpers.record import run_dir
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LABELS = shipped.metadata()["labels"]
 
 
@@ -102,8 +100,7 @@ def test_a_photo_over_the_pixel_limit_is_refused(page_app, photos, monkeypatch):
 
 
 def test_webcam_frames_are_annotated_and_counted(page_app):
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[:, 80:560] = cv2.resize(skdata.astronaut(), (480, 480))          # RGB, as the browser sends it
+    frame = browser.face_frames(1)[0]                                  # RGB 640x480, as the browser sends it
     times = None
     for _ in range(3):
         shown, readout, times = page_app.frame(frame, times)
@@ -238,67 +235,53 @@ def test_concurrent_clients_each_get_their_own_answer(server, photos):
 
 # --- a real browser ------------------------------------------------------------------------------------------
 
-def fake_camera(path: Path, frames: int = 10) -> Path:
-    """A short 640x480 video (YUV4MPEG2, what Chromium's fake camera plays) of a real face photo."""
-    canvas = np.full((480, 640, 3), 90, np.uint8)
-    canvas[:, 80:560] = cv2.resize(skdata.astronaut()[..., ::-1], (480, 480))
-    with open(path, "wb") as f:
-        f.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
-        for k in range(frames):
-            f.write(b"FRAME\n" + cv2.cvtColor(np.roll(canvas, k - frames // 2, axis=1),
-                                              cv2.COLOR_BGR2YUV_I420).tobytes())
-    return path
-
-
-@pytest.mark.skipif(not CHROMIUM and not os.environ.get("FER_REQUIRE_BROWSER"),
+@pytest.mark.skipif(not browser.CHROMIUM and not os.environ.get("FER_REQUIRE_BROWSER"),
                     reason="no Chromium here (Debian: apt-get install chromium chromium-driver); CI installs it")
 def test_a_real_browser_uploads_a_photo_and_streams_the_webcam(server, photos, tmp_path):
     from playwright.sync_api import sync_playwright
-    assert CHROMIUM, "FER_REQUIRE_BROWSER is set but no chromium is installed"
+    assert browser.CHROMIUM, "FER_REQUIRE_BROWSER is set but no chromium is installed"
     shots = run_dir() / "app_screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    camera = fake_camera(tmp_path / "face.y4m")
     outside = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
+        chromium = browser.launch(p, browser.fake_camera(tmp_path / "face.y4m"))
         try:
-            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            # the longest a step may take: the test takes ~8 s alone, but an upload once took >30 s to show
+            # while other jobs shared the 2 cores
+            page.set_default_timeout(120_000)
             page.on("request", lambda r: None if r.url.startswith((server.rstrip("/"), "data:", "blob:"))
                     else outside.append(r.url))
             page.goto(server)
-            page.wait_for_selector("#find-faces", timeout=60_000)
+            page.wait_for_selector("#find-faces")
             page.set_input_files("#photos-upload input[type=file]", str(photos / "astronaut.jpg"))
-            page.wait_for_selector("#photos-upload :text('astronaut.jpg')", timeout=30_000)
+            page.wait_for_selector("#photos-upload :text('astronaut.jpg')")
             page.click("#find-faces")
-            page.wait_for_selector("#bars .face", timeout=60_000)
+            page.wait_for_selector("#bars .face")
             page.screenshot(path=str(shots / "photos.png"), full_page=True)
             bars = page.inner_text("#bars")
             assert any(f"astronaut.jpg, face 1: {label}" in bars for label in LABELS)
             assert page.inner_text("#status").startswith("1 photo(s), 1 face(s)")
             page.locator("#photos-upload button[aria-label='Clear']").click()
             # the upload re-renders on Clear: a file set before that lands in the old input and is lost
-            page.wait_for_selector("#photos-upload :text('astronaut.jpg')", state="detached", timeout=30_000)
+            page.wait_for_selector("#photos-upload :text('astronaut.jpg')", state="detached")
             page.set_input_files("#photos-upload input[type=file]", str(photos / "truncated.jpg"))
-            page.wait_for_selector("#photos-upload :text('truncated.jpg')", timeout=30_000)
+            page.wait_for_selector("#photos-upload :text('truncated.jpg')")
             page.click("#find-faces")
-            page.get_by_text("truncated.jpg: not an image").first.wait_for(timeout=30_000)   # said in the page
+            page.get_by_text("truncated.jpg: not an image").first.wait_for()   # said in the page
             page.screenshot(path=str(shots / "bad_upload.png"), full_page=True)
 
             page.get_by_role("tab", name="Webcam").click()
             page.get_by_text("Click to Access Webcam").click()
-            page.locator("#camera button.capture-button").click(timeout=30_000)   # the Record button
-            page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')",
-                                   timeout=30_000)
+            page.locator("#camera button.capture-button").click()   # the Record button
+            page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')")
             time.sleep(3)                                           # let the frame rate settle
             readout = page.inner_text("#readout")
             page.screenshot(path=str(shots / "webcam.png"), full_page=True)
             page.get_by_role("tab", name="About the model").click()
             assert "Out of scope" in page.inner_text("#about")
         finally:
-            browser.close()
+            chromium.close()
     print(f"\nwebcam readout in the browser: {readout}\nscreenshots: {shots}")
     live = re.search(r"(\w+) \d+% · ([\d.]+) frames/s", readout)
     assert live and live[1] in LABELS and float(live[2]) > 0, readout
