@@ -18,6 +18,7 @@ import json
 import math
 import os
 import re
+import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -269,6 +270,12 @@ def list_folder(root: str | os.PathLike, class_map: dict | None = None, seed: in
     return files, names, splits, note
 
 
+def _watched() -> bool:
+    """Whether a progress bar has someone to watch it: a terminal, or a notebook (tqdm draws a widget there).
+    Not a log file or a pipe, where each update of the bar would be one more line of carriage returns."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
 def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbose, splitting) -> Dataset:
     files, names, given_splits, note = list_folder(root, class_map, **splitting)
     try:
@@ -287,7 +294,8 @@ def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbo
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         results = pool.map(decode, files, chunksize=256)
         for file, name, split, (img, error) in tqdm(zip(files, names, given_splits, results), total=len(files),
-                                                    desc=f"reading {root.name}", disable=not verbose):
+                                                    desc=f"reading {root.name}",
+                                                    disable=not (verbose and _watched())):
             if img is None:
                 skipped.append((str(file), error))
                 continue

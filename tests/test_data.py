@@ -1,3 +1,5 @@
+import sys
+
 import numpy as np
 import pytest
 
@@ -259,3 +261,14 @@ def test_figures_made_on_the_demo_set_say_so(kaggle_folders):
 
     assert banner_after_loading("demo") == [demo.BANNER]
     assert banner_after_loading(kaggle_folders) == []                 # real data: no banner
+
+
+def test_a_progress_bar_only_where_someone_watches(kaggle_folders, capsys, monkeypatch):
+    """A log file or a pipe gets no bar (each update would be a line of carriage returns); a terminal does."""
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)          # not in a notebook
+    data.load(kaggle_folders, cache=False)
+    err = capsys.readouterr().err
+    assert "reading" not in err and "\r" not in err, err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    data.load(kaggle_folders, cache=False)
+    assert f"reading {kaggle_folders.name}" in capsys.readouterr().err
