@@ -4,8 +4,10 @@ What the browser test (``tests/test_app.py``) and the speed benchmark (``benchma
 Playwright drives the system's Chromium (Debian: ``apt-get install chromium``); nothing is downloaded.
 
     from playwright.sync_api import sync_playwright
+    from helpers import browser
     with sync_playwright() as p:
-        browser = browser.launch(p, browser.fake_camera("face.y4m"))
+        chromium = browser.launch(p, browser.fake_camera("face.y4m"))
+        page = chromium.new_page()
 """
 
 from __future__ import annotations
