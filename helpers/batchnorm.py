@@ -58,7 +58,12 @@ def recompute(model: keras.Model, images: np.ndarray, n: int | None = 5000, batc
               seed: int = 0) -> int:
     """Set every batch-norm layer's moving mean and variance to those of its inputs over ``n`` random faces of
     ``images`` (raw 0-255, as the model takes them; ``None``: all of them), in inference mode, first layer first.
-    Changes ``model`` in place; returns how many layers were recomputed."""
+    Changes ``model`` in place; returns how many layers were recomputed.
+
+    Each layer's inputs take a pass through every layer before it, so the time grows with the square of the
+    depth: on a 2-core CPU, 71 s for ``wide_cnn``'s 9 layers and 418 s for MobileNetV2's 52 (5,000 faces).
+    Updating every layer at once and repeating until nothing moves is no shortcut: a layer is exact only once
+    the layers before it are, and the ones after swing widely until then (measured on the shipped model)."""
     if n is not None and n < len(images):
         images = images[np.random.default_rng(seed).choice(len(images), n, replace=False)]
     count = 0
