@@ -2,12 +2,14 @@
 one network taught by an ensemble.
 
     python -m helpers.ensemble RUN_DIR [--data DIR] [--also models/fer2013_cnn.keras] [--save] [--teach]
+    python -m helpers.ensemble OUT_DIR --also models/fer2013_cnn.keras runs/other/model.keras
 
 A run trained with ``cycles`` > 1 (:func:`helpers.train.fit`, recipe ``cpu_wide_snapshots``) keeps the model
 at the end of each cosine cycle in ``RUN_DIR/snapshots/``: a *snapshot ensemble* (Huang et al. 2017,
 "Snapshot Ensembles: Train 1, get M for free"), several networks for the training time of one. The
 candidates are the last m snapshots for every m (m = 1 is the run's final network), and, with ``--also``,
-the same plus independently trained networks (an ensemble of independent runs). Each candidate is scored
+the same plus independently trained networks (an ensemble of independent runs; with ``--also`` and a folder
+without ``snapshots/``, those networks alone: each one, and all of them together). Each candidate is scored
 with each test-time augmentation (:func:`helpers.evaluate.views`); the one best on PublicTest is chosen
 (ties: fewer members, then fewer views) and PrivateTest is read once, for that choice. The table, the
 choice and its scores go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
@@ -150,7 +152,8 @@ def main(argv=None) -> int:
     """``python -m helpers.ensemble``: see the module's docstring."""
     parser = argparse.ArgumentParser(description="Average the snapshots of a cyclic run (and other networks); "
                                                  "choose on PublicTest, read PrivateTest once.")
-    parser.add_argument("run_dir", help="a run folder with snapshots/cycle-<k>.keras (train with cycles > 1)")
+    parser.add_argument("run_dir", help="a run folder with snapshots/cycle-<k>.keras (train with cycles > 1); "
+                                        "with --also, any folder for the results")
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
     parser.add_argument("--also", nargs="*", default=[], help="independently trained models to add")
     parser.add_argument("--save", action="store_true", help="write the chosen ensemble as RUN_DIR/ensemble.keras")
@@ -158,7 +161,11 @@ def main(argv=None) -> int:
                         help="write its probabilities on Training to RUN_DIR/teacher_train.npz (for distillation)")
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
-    snapshots, also = snapshot_paths(run), [Path(p) for p in args.also]
+    also = [Path(p) for p in args.also]
+    missing = [str(p) for p in also if not p.is_file()]
+    if missing:
+        parser.error(f"--also: no such model file: {', '.join(missing)}")
+    snapshots = snapshot_paths(run) if (run / "snapshots").is_dir() or not also else []   # independent runs alone
     ds = data.load(args.data)
     paths = snapshots + also
     proba = member_probabilities(paths, ds)

@@ -95,6 +95,24 @@ def test_the_command_scores_a_runs_snapshots_and_saves_the_chosen_ensemble(tmp_p
     assert saved.output_shape == (None, 7)
 
 
+def test_independent_networks_need_no_snapshots(tmp_path, capsys):
+    """``--also`` alone: each network, then all together; a folder for the results, created if need be."""
+    assert ensemble.candidates(0, ["a.keras", "b.keras"]) == {"a.keras alone": [0], "b.keras alone": [1],
+                                                              "independent only": [0, 1]}
+    paths = [tmp_path / "a.keras", tmp_path / "b.keras"]
+    for seed, path in zip((3, 4), paths):
+        _member(seed).save(path)
+    out = tmp_path / "pair"
+    assert ensemble.main([str(out), "--data", "demo", "--also", *map(str, paths)]) == 0
+    result = json.loads((out / "ensemble.json").read_text())
+    assert {row["ensemble"] for row in result["table"]} == {f"{paths[0]} alone", f"{paths[1]} alone",
+                                                            "independent only"}
+    assert len(result["table"]) == 3 * len(ensemble.TTAS) and "Chosen on PublicTest" in capsys.readouterr().out
+    with pytest.raises(SystemExit):                            # a model file that is not there is named
+        ensemble.main([str(out), "--data", "demo", "--also", str(paths[0]), str(tmp_path / "gone.keras")])
+    assert "gone.keras" in capsys.readouterr().err
+
+
 def test_a_run_without_snapshots_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="cycles > 1"):
         ensemble.snapshot_paths(tmp_path)
