@@ -25,6 +25,7 @@ from helpers import audit, batchnorm, data, distribute, ensemble, evaluate, mode
 from helpers.backend import configure_device, keras
 from helpers.files import write_text
 
+DEFAULT_SEED = 42          # the shipped model's
 _CPU_SETTINGS = dict(epochs=50, batch_size=128, optimizer="nadam", lr=2e-3, imbalance="weights", weight_power=0.5,
                      label_smoothing=0.1, schedule="cosine", patience=None)
 
@@ -72,6 +73,17 @@ def split_recipe(recipe: dict) -> tuple[dict, dict]:
     return shape, fit_args
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The training command as typed, less what depends on the machine (data and output paths, devices):
+    what a run's metadata records, so that the run can be reproduced (its seed included)."""
+    flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
+             + (f" --epochs {args.epochs}" if args.epochs else "")
+             + (f" --teacher {args.teacher}" if args.teacher else "")
+             + (f" --seed {args.seed}" if args.seed != DEFAULT_SEED else "")
+             + (" --ship" if args.ship else ""))
+    return f"python -m helpers.train --recipe {args.recipe}{flags}"
+
+
 def main(argv=None) -> int:
     """``python -m helpers.train``: train a recipe on FER2013 (see the module's docstring)."""
     parser = argparse.ArgumentParser(description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
@@ -97,7 +109,7 @@ def main(argv=None) -> int:
     parser.add_argument("--teacher", default=None,
                         help="for a distillation recipe (cpu_wide_student): the teacher's soft targets, written "
                              "by python -m helpers.ensemble RUN --teach")
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--devices", default="auto",
                         help="'auto' (every GPU, else the CPU; every worker $TF_CONFIG names) or a number of "
                              "this machine's devices; on several, --recipe's batch is per device (see "
@@ -146,9 +158,6 @@ def main(argv=None) -> int:
     refreshed = batchnorm.refresh_if_better(model, ds)     # statistics of clean faces, if PublicTest agrees
     present = [s for s in ("public", "private") if (ds.splits == s).any()]      # a pack may hold no PrivateTest
     report = evaluate.split_scores(model, ds, present)
-    flags = ((f" --minutes {args.minutes:g}" if args.minutes else "")
-             + (f" --epochs {args.epochs}" if args.epochs else "")
-             + (f" --teacher {args.teacher}" if args.teacher else ""))
     settings = {k: v for k, v in recipe.items() if k != "targets"}
     meta = {"recipe": {"name": args.recipe, **settings}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
             "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
@@ -156,7 +165,7 @@ def main(argv=None) -> int:
             "hardware": {**device, "replicas": plan.replicas, "workers": plan.workers},
             "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
             "batch_norm": refreshed, "scores": report, "keras": keras.__version__,
-            "command": f"python -m helpers.train --recipe {args.recipe}{flags} --ship"}
+            "command": command_line(args)}
     print(json.dumps(meta, indent=2))
     write_text(out / "result.json", json.dumps({"labels": list(ds.classes), **meta}, indent=2))
     shipped.save(model, ds.classes, out / "model.keras", meta)     # what --ship copies: float32, no optimizer

@@ -337,6 +337,16 @@ def test_ctrl_c_in_the_training_command_says_how_to_resume(tmp_path, monkeypatch
     assert f"python -m helpers.train {' '.join(argv)}" in err and "Traceback" not in err
 
 
+def test_a_runs_metadata_records_the_command_as_typed():
+    """Its seed (a run with another seed is not the shipped one) and --ship only when it was asked for."""
+    import argparse
+    args = argparse.Namespace(recipe="cpu_wide_ema", minutes=125.0, epochs=None, teacher=None, seed=7, ship=False)
+    assert recipes.command_line(args) == "python -m helpers.train --recipe cpu_wide_ema --minutes 125 --seed 7"
+    args = argparse.Namespace(recipe="cpu_wide_ema", minutes=None, epochs=None, teacher=None,
+                              seed=recipes.DEFAULT_SEED, ship=True)
+    assert recipes.command_line(args) == "python -m helpers.train --recipe cpu_wide_ema --ship"
+
+
 @pytest.mark.parametrize("name", sorted(recipes.RECIPES))
 def test_every_recipe_builds_its_network_and_fit_takes_its_settings(name):
     """A recipe is only run in full (hours): a setting fit does not take, or a network setting sent to fit,
