@@ -9,10 +9,12 @@ at the end of each cosine cycle in ``RUN_DIR/snapshots/``: a *snapshot ensemble*
 "Snapshot Ensembles: Train 1, get M for free"), several networks for the training time of one. The
 candidates are the last m snapshots for every m (m = 1 is the run's final network), and, with ``--also``,
 the same plus independently trained networks (an ensemble of independent runs; with ``--also`` and a folder
-without ``snapshots/``, those networks alone: each one, and all of them together). Each candidate is scored
-with each test-time augmentation (:func:`helpers.evaluate.views`); the one best on PublicTest is chosen
-(ties: fewer members, then fewer views) and PrivateTest is read once, for that choice. The table, the
-choice and its scores go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
+without ``snapshots/``, those networks alone: each one, every group of them, all of them together). Each
+candidate is scored with each test-time augmentation (:func:`helpers.evaluate.views`); the one best on
+PublicTest is chosen (ties: fewer members, then fewer views). The printed table shows PublicTest only, then
+the choice's PrivateTest score; ``RUN_DIR/ensemble.json`` keeps every candidate's PrivateTest scores too, for
+the record (how well a choice on PublicTest carries over), never to choose. The table, the choice and its
+scores go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
 Keras model, ``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
 
 ``--teach`` writes the chosen ensemble's probabilities for every Training image (with flip TTA: 2 views,
@@ -24,6 +26,7 @@ Knowledge in a Neural Network"; :func:`distillation_targets`, recipe ``cpu_wide_
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from collections.abc import Sequence
@@ -59,18 +62,22 @@ def average_model(members: list, name: str = "ensemble") -> keras.Model:
     return keras.Model(inputs, averaged, name=name)
 
 
-def candidates(n_snapshots: int, also: Sequence[str] = ()) -> dict[str, list[int]]:
+def candidates(n_snapshots: int, also: Sequence[str] = (), max_subsets_of: int = 6) -> dict[str, list[int]]:
     """``{label: member indices}``: the last m snapshots (indices 0..n_snapshots-1) for every m and, with
-    independent networks (``also``: their names, e.g. files; indices after the snapshots), each of them alone
-    (labelled by its name), all of them together, and all of them with the last m."""
+    independent networks (``also``: their names, e.g. files; indices after the snapshots), every group of them
+    (each alone, labelled by its name, every pair and so on, up to all of them; with more than
+    ``max_subsets_of`` networks, only each alone and all together) and all of them with the last m snapshots."""
     last = {m: list(range(n_snapshots - m, n_snapshots)) for m in range(1, n_snapshots + 1)}
     found = {f"last {m} snapshot{'s' * (m > 1)}": idx for m, idx in last.items()}
     if also:
         extra = list(range(n_snapshots, n_snapshots + len(also)))
-        if len(also) > 1:                                  # each independent network alone is a candidate too
-            found.update({f"{name} alone": [i] for name, i in zip(also, extra)})
-        found["independent only"] = extra
-        found.update({f"last {m} snapshot{'s' * (m > 1)} + independent": idx + extra for m, idx in last.items()})
+        sizes = range(1, len(also) + 1) if len(also) <= max_subsets_of else (1, len(also))
+        for size in sizes:
+            for group in itertools.combinations(range(len(also)), size):
+                label = ("all independent" if size == len(also) > 1 else
+                         f"{also[group[0]]} alone" if size == 1 else " + ".join(also[i] for i in group))
+                found[label] = [extra[i] for i in group]
+        found.update({f"last {m} snapshot{'s' * (m > 1)} + all independent": idx + extra for m, idx in last.items()})
     return found
 
 
@@ -151,7 +158,7 @@ def load_teacher(path: str | Path, ds) -> np.ndarray:
 def main(argv=None) -> int:
     """``python -m helpers.ensemble``: see the module's docstring."""
     parser = argparse.ArgumentParser(description="Average the snapshots of a cyclic run (and other networks); "
-                                                 "choose on PublicTest, read PrivateTest once.")
+                                                 "choose on PublicTest, print PrivateTest for the choice.")
     parser.add_argument("run_dir", help="a run folder with snapshots/cycle-<k>.keras (train with cycles > 1); "
                                         "with --also, any folder for the results")
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
@@ -174,9 +181,10 @@ def main(argv=None) -> int:
     table = score_table(proba, labels, groups)
     best = choose(table)
     with pd.option_context("display.width", 200, "display.max_rows", 200, "display.precision", 4):
-        print(table.to_string(index=False))
+        print(table.drop(columns=[c for c in table if c.startswith("private_")]).to_string(index=False))
     print(f"Chosen on PublicTest: {best['ensemble']} with TTA {best['tta']}: PublicTest "
-          f"{best['public_accuracy']:.2%}, PrivateTest {best['private_accuracy']:.2%} (read once, for this choice).")
+          f"{best['public_accuracy']:.2%}, PrivateTest {best['private_accuracy']:.2%} (the only PrivateTest score "
+          f"printed; every candidate's is in {run / 'ensemble.json'}, for the record).")
     chosen = [str(paths[i]) for i in groups[best["ensemble"]]]
     write_text(run / "ensemble.json", json.dumps({
         "members": [str(p) for p in paths], "chosen": {"ensemble": best["ensemble"], "tta": best["tta"],

@@ -48,9 +48,18 @@ def test_candidates_are_the_last_m_snapshots_with_and_without_independent_networ
     assert ensemble.candidates(3) == {"last 1 snapshot": [2], "last 2 snapshots": [1, 2],
                                       "last 3 snapshots": [0, 1, 2]}
     with_also = ensemble.candidates(2, ["a.keras"])
-    assert with_also["independent only"] == [2] and with_also["last 2 snapshots + independent"] == [0, 1, 2]
+    assert with_also["a.keras alone"] == [2] and with_also["last 2 snapshots + all independent"] == [0, 1, 2]
     two = ensemble.candidates(1, ["a.keras", "runs/b/best.keras"])        # each named by its file
-    assert two["a.keras alone"] == [1] and two["runs/b/best.keras alone"] == [2] and two["independent only"] == [1, 2]
+    assert two["a.keras alone"] == [1] and two["runs/b/best.keras alone"] == [2] and two["all independent"] == [1, 2]
+
+
+def test_every_group_of_independent_networks_is_a_candidate_up_to_a_limit():
+    three = ensemble.candidates(0, ["a", "b", "c"])
+    assert three == {"a alone": [0], "b alone": [1], "c alone": [2], "a + b": [0, 1], "a + c": [0, 2],
+                     "b + c": [1, 2], "all independent": [0, 1, 2]}
+    assert len(ensemble.candidates(0, list("abcdef"))) == 2 ** 6 - 1
+    many = ensemble.candidates(0, list("abcdefg"))                     # past 6: each alone and all together
+    assert len(many) == 7 + 1 and many["all independent"] == list(range(7))
 
 
 def test_the_choice_is_made_on_public_accuracy_and_ties_go_to_the_cheaper():
@@ -98,7 +107,7 @@ def test_the_command_scores_a_runs_snapshots_and_saves_the_chosen_ensemble(tmp_p
 def test_independent_networks_need_no_snapshots(tmp_path, capsys):
     """``--also`` alone: each network, then all together; a folder for the results, created if need be."""
     assert ensemble.candidates(0, ["a.keras", "b.keras"]) == {"a.keras alone": [0], "b.keras alone": [1],
-                                                              "independent only": [0, 1]}
+                                                              "all independent": [0, 1]}
     paths = [tmp_path / "a.keras", tmp_path / "b.keras"]
     for seed, path in zip((3, 4), paths):
         _member(seed).save(path)
@@ -106,8 +115,10 @@ def test_independent_networks_need_no_snapshots(tmp_path, capsys):
     assert ensemble.main([str(out), "--data", "demo", "--also", *map(str, paths)]) == 0
     result = json.loads((out / "ensemble.json").read_text())
     assert {row["ensemble"] for row in result["table"]} == {f"{paths[0]} alone", f"{paths[1]} alone",
-                                                            "independent only"}
-    assert len(result["table"]) == 3 * len(ensemble.TTAS) and "Chosen on PublicTest" in capsys.readouterr().out
+                                                            "all independent"}
+    printed = capsys.readouterr().out
+    assert len(result["table"]) == 3 * len(ensemble.TTAS) and "Chosen on PublicTest" in printed
+    assert "private_accuracy" not in printed and "private_accuracy" in result["table"][0]   # the record only
     with pytest.raises(SystemExit):                            # a model file that is not there is named
         ensemble.main([str(out), "--data", "demo", "--also", str(paths[0]), str(tmp_path / "gone.keras")])
     assert "gone.keras" in capsys.readouterr().err
