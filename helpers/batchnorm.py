@@ -11,18 +11,27 @@ recomputes them for its averaged weights too, but over training batches, augment
 ``benchmarks/batchnorm_stats.py`` compares the two).
 
 ``recompute(model, images)`` does it in place; ``refresh_if_better(model, ds)`` keeps it only if PublicTest
-accuracy improves (a choice made on PublicTest, like every other choice in this project).
+accuracy improves (a choice made on PublicTest, like every other choice in this project). Training does it at
+the end of every run (:mod:`helpers.recipes`); for a model trained elsewhere or earlier, one command writes a
+copy (the model given is left as it is)::
+
+    python -m helpers.batchnorm MODEL.keras OUT.keras [--data DIR] [--faces 5000]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from helpers import evaluate
+from helpers import data, evaluate
 from helpers.backend import keras
 from helpers.data import Dataset
+from helpers.files import write_text
 
 
 def _in_order(model: keras.Model):
@@ -112,3 +121,31 @@ def refresh_if_better(model: keras.Model, ds: Dataset, n: int | None = 5000, see
               f"{seconds:.0f} s): PublicTest {before:.2%} -> {after:.2%}, "
               + ("kept." if kept else "not better: the training statistics are kept."))
     return result
+
+
+def main(argv=None) -> int:
+    """``python -m helpers.batchnorm``: see the module's docstring. Writes ``OUT`` (the statistics recomputed if
+    PublicTest improves, else the model unchanged) and what was done to ``OUT`` with ``.json`` for suffix."""
+    parser = argparse.ArgumentParser(description="Recompute a model's batch-norm statistics on clean Training "
+                                                 "faces; keep them if PublicTest accuracy improves.")
+    parser.add_argument("model", type=Path, help="a saved Keras model (.keras)")
+    parser.add_argument("out", type=Path, help="where to write the result (.keras; not the model itself)")
+    parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
+    parser.add_argument("--faces", type=int, default=5000, help="random Training faces to use (default 5000)")
+    args = parser.parse_args(argv)
+    if not args.model.is_file():
+        parser.error(f"no such model file: {args.model}")
+    if args.out.suffix != ".keras" or args.out.resolve() == args.model.resolve():
+        parser.error(f"OUT must be a new .keras file, not {args.out} (the model given is never overwritten)")
+    model = keras.models.load_model(args.model, compile=False)
+    done = refresh_if_better(model, data.load(args.data), n=args.faces)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    write_text(args.out.with_suffix(".json"), json.dumps({"model": str(args.model), **done}, indent=1,
+                                                         default=lambda v: v.item()))   # numpy scalars
+    print(f"Wrote {args.out} and {args.out.with_suffix('.json')}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

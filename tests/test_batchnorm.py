@@ -1,7 +1,10 @@
 """Batch-norm statistics recomputed on clean faces (helpers.batchnorm): what they become, nested models, and
 the PublicTest rule that keeps or undoes them."""
 
+import json
+
 import numpy as np
+import pytest
 
 from helpers import batchnorm, demo, models, train
 from helpers.backend import keras
@@ -85,3 +88,20 @@ def test_statistics_that_do_not_improve_publictest_are_put_back(monkeypatch):
              for v in (layer.moving_mean, layer.moving_variance)]
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
     assert float((model.predict(x_public, verbose=0).argmax(1) == y_public).mean()) == now
+
+
+def test_the_command_writes_a_copy_and_leaves_the_model_alone(tmp_path, capsys):
+    train.set_seeds(0)
+    model = models.vgg_cnn(widths=(8, 16), dense=16, augment=False, n_classes=7)
+    given = tmp_path / "given.keras"
+    model.save(given)
+    before = given.read_bytes()
+    out = tmp_path / "out" / "refreshed.keras"
+    assert batchnorm.main([str(given), str(out), "--data", "demo", "--faces", "200"]) == 0
+    done = json.loads(out.with_suffix(".json").read_text())
+    assert done["model"] == str(given) and done["faces"] == 200 and done["layers"] == len(_bn_layers(model))
+    assert keras.models.load_model(out, compile=False).output_shape == (None, 7) and given.read_bytes() == before
+    for bad, said in (([given, given], "never overwritten"), ([tmp_path / "gone.keras", out], "gone.keras")):
+        with pytest.raises(SystemExit):
+            batchnorm.main([*map(str, bad), "--data", "demo"])
+        assert said in capsys.readouterr().err
