@@ -13,8 +13,9 @@ without ``snapshots/``, those networks alone: each one, every group of them, all
 candidate is scored with each test-time augmentation (:func:`helpers.evaluate.views`); the one best on
 PublicTest is chosen (ties: fewer members, then fewer views). The printed table shows PublicTest only, then
 the choice's PrivateTest score; ``RUN_DIR/ensemble.json`` keeps every candidate's PrivateTest scores too, for
-the record (how well a choice on PublicTest carries over), never to choose. The table, the choice and its
-scores go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
+the record (how well a choice on PublicTest carries over), never to choose. It also prints how many of the
+members' PublicTest errors are shared (:func:`shared_errors`): faces that every member gets wrong are out of
+any average's reach. The table, the choice, its scores and the shared errors go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
 Keras model, ``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
 
 ``--teach`` writes the chosen ensemble's probabilities for every Training image (with flip TTA: 2 views,
@@ -104,6 +105,23 @@ def choose(table: pd.DataFrame) -> pd.Series:
     return table.loc[ranked.index[0]]
 
 
+def shared_errors(proba: np.ndarray, labels: np.ndarray, names: Sequence[str]) -> dict:
+    """Why averaging gains little or much: which faces the members get wrong, from ``proba`` (members, images,
+    classes) and the true ``labels``. An average can only change a face that some member gets right, so faces
+    every member gets wrong are out of its reach (``all_wrong``); ``any_right`` is the ceiling of any way of
+    combining them (an oracle that picks the right member for each face). For each pair, ``shared`` is the
+    fraction of the faces either gets wrong that both get wrong: near 1, the two are nearly one network."""
+    wrong = np.asarray(proba).argmax(axis=2) != np.asarray(labels)
+    pairs = []
+    for a, b in itertools.combinations(range(len(names)), 2):
+        both, either = int((wrong[a] & wrong[b]).sum()), int((wrong[a] | wrong[b]).sum())
+        pairs.append({"pair": f"{names[a]} + {names[b]}", "both_wrong": both, "one_only": either - both,
+                      "shared": both / either if either else 1.0})
+    all_wrong = int(wrong.all(axis=0).sum())
+    return {"images": int(wrong.shape[1]), "wrong_each": [int(w) for w in wrong.sum(axis=1)],
+            "all_wrong": all_wrong, "any_right": 1 - all_wrong / wrong.shape[1], "pairs": pairs}
+
+
 def member_probabilities(paths: list[Path], ds, splits=("public", "private")) -> dict:
     """``{split: {tta: array (members, images, classes)}}`` for the saved models at ``paths``; one model in
     memory at a time, each split seen once through all 10 views (:func:`helpers.evaluate.proba_each_tta`)."""
@@ -185,12 +203,19 @@ def main(argv=None) -> int:
     print(f"Chosen on PublicTest: {best['ensemble']} with TTA {best['tta']}: PublicTest "
           f"{best['public_accuracy']:.2%}, PrivateTest {best['private_accuracy']:.2%} (the only PrivateTest score "
           f"printed; every candidate's is in {run / 'ensemble.json'}, for the record).")
+    overlap = shared_errors(proba["public"]["none"], labels["public"], [str(p) for p in paths])
+    if len(paths) > 1:
+        shares = [p["shared"] for p in overlap["pairs"]]
+        print(f"PublicTest errors (no TTA): {overlap['all_wrong']} faces wrong for every member, "
+              f"{overlap['all_wrong'] / np.mean(overlap['wrong_each']):.0%} of a member's errors (out of an "
+              f"average's reach: any way of combining them is right on at most {overlap['any_right']:.1%}); "
+              f"pairs share {min(shares):.0%}-{max(shares):.0%} of their errors.")
     chosen = [str(paths[i]) for i in groups[best["ensemble"]]]
     write_text(run / "ensemble.json", json.dumps({
         "members": [str(p) for p in paths], "chosen": {"ensemble": best["ensemble"], "tta": best["tta"],
                                                         "members": chosen},
         "scores": best.to_dict(),
-        "table": table.to_dict(orient="records"), "data": data.without_machine_paths(ds.source)},
+        "table": table.to_dict(orient="records"), "public_errors": overlap, "data": data.without_machine_paths(ds.source)},
         indent=1, default=lambda v: v.item()))                  # numpy scalars
     if args.save or args.teach:
         model = average_model([keras.models.load_model(p, compile=False) for p in chosen])

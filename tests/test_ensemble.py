@@ -86,6 +86,17 @@ def test_score_table_averages_the_members_probabilities():
     assert table[table.tta == "none"].set_index("ensemble")["public_accuracy"]["last 1 snapshot"] == 0.0
 
 
+def test_shared_errors_count_the_faces_out_of_an_averages_reach():
+    y = np.array([0, 0, 0, 0, 1])
+    guess = {"a": [0, 1, 1, 0, 1], "b": [0, 1, 0, 1, 1], "c": [0, 0, 0, 0, 1]}      # a, b: wrong on face 1
+    proba = np.stack([np.eye(2)[g] for g in guess.values()])
+    got = ensemble.shared_errors(proba, y, list(guess))
+    assert got["wrong_each"] == [2, 2, 0] and got["all_wrong"] == 0 and got["any_right"] == 1.0
+    a_b = got["pairs"][0]
+    assert a_b == {"pair": "a + b", "both_wrong": 1, "one_only": 2, "shared": 1 / 3}
+    assert ensemble.shared_errors(proba[:2], y, ["a", "b"])["all_wrong"] == 1      # face 1: no average fixes it
+
+
 def test_the_command_scores_a_runs_snapshots_and_saves_the_chosen_ensemble(tmp_path):
     run = tmp_path / "run"
     (run / "snapshots").mkdir(parents=True)
@@ -119,6 +130,7 @@ def test_independent_networks_need_no_snapshots(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert len(result["table"]) == 3 * len(ensemble.TTAS) and "Chosen on PublicTest" in printed
     assert "private_accuracy" not in printed and "private_accuracy" in result["table"][0]   # the record only
+    assert "faces wrong for every member" in printed and len(result["public_errors"]["pairs"]) == 1
     with pytest.raises(SystemExit):                            # a model file that is not there is named
         ensemble.main([str(out), "--data", "demo", "--also", str(paths[0]), str(tmp_path / "gone.keras")])
     assert "gone.keras" in capsys.readouterr().err
