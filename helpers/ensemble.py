@@ -15,8 +15,9 @@ PublicTest is chosen (ties: fewer members, then fewer views). The printed table 
 the choice's PrivateTest score; ``RUN_DIR/ensemble.json`` keeps every candidate's PrivateTest scores too, for
 the record (how well a choice on PublicTest carries over), never to choose. It also prints how many of the
 members' PublicTest errors are shared (:func:`shared_errors`): faces that every member gets wrong are out of
-any average's reach. The table, the choice, its scores and the shared errors go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one
-Keras model, ``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
+any average's reach. The table, the choice, its scores and the shared errors go to
+``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one Keras model,
+``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
 
 ``--teach`` writes the chosen ensemble's probabilities for every Training image (with flip TTA: 2 views,
 whatever TTA was chosen, to keep the cost at 2 passes per member) to ``RUN_DIR/teacher_train.npz`` (float16,
