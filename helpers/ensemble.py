@@ -216,7 +216,8 @@ def main(argv=None) -> int:
         "members": [str(p) for p in paths], "chosen": {"ensemble": best["ensemble"], "tta": best["tta"],
                                                         "members": chosen},
         "scores": best.to_dict(),
-        "table": table.to_dict(orient="records"), "public_errors": overlap, "data": data.without_machine_paths(ds.source)},
+        "table": table.to_dict(orient="records"), "public_errors": overlap,
+        "data": data.without_machine_paths(ds.source)},
         indent=1, default=lambda v: v.item()))                  # numpy scalars
     if args.save or args.teach:
         model = average_model([keras.models.load_model(p, compile=False) for p in chosen])
