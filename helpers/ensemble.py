@@ -15,9 +15,9 @@ PublicTest is chosen (ties: fewer members, then fewer views). The printed table 
 the choice's PrivateTest score; ``RUN_DIR/ensemble.json`` keeps every candidate's PrivateTest scores too, for
 the record (how well a choice on PublicTest carries over), never to choose. It also prints how many of the
 members' PublicTest errors are shared (:func:`shared_errors`): faces that every member gets wrong are out of
-any average's reach. The table, the choice, its scores and the shared errors go to
-``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as one Keras model,
-``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
+any average's reach (some of them are drawn in ``RUN_DIR/shared_errors.png``). The table, the choice, its
+scores and the shared errors go to ``RUN_DIR/ensemble.json``; ``--save`` also writes the chosen ensemble as
+one Keras model, ``RUN_DIR/ensemble.keras``, with the same input and output as a single network.
 
 ``--teach`` writes the chosen ensemble's probabilities for every Training image (with flip TTA: 2 views,
 whatever TTA was chosen, to keep the cost at 2 passes per member) to ``RUN_DIR/teacher_train.npz`` (float16,
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import data, evaluate
+from helpers import data, evaluate, plots
 from helpers.backend import keras
 from helpers.files import write_text
 
@@ -111,16 +111,34 @@ def shared_errors(proba: np.ndarray, labels: np.ndarray, names: Sequence[str]) -
     classes) and the true ``labels``. An average can only change a face that some member gets right, so faces
     every member gets wrong are out of its reach (``all_wrong``); ``any_right`` is the ceiling of any way of
     combining them (an oracle that picks the right member for each face). For each pair, ``shared`` is the
-    fraction of the faces either gets wrong that both get wrong: near 1, the two are nearly one network."""
-    wrong = np.asarray(proba).argmax(axis=2) != np.asarray(labels)
+    fraction of the faces either gets wrong that both get wrong: near 1, the two are nearly one network.
+    ``all_wrong_agreeing``: the faces every member gets wrong *with the same class*, a hint of a doubtful
+    label (or of a face that looks like another class to every network)."""
+    guess = np.asarray(proba).argmax(axis=2)
+    wrong = guess != np.asarray(labels)
     pairs = []
     for a, b in itertools.combinations(range(len(names)), 2):
         both, either = int((wrong[a] & wrong[b]).sum()), int((wrong[a] | wrong[b]).sum())
         pairs.append({"pair": f"{names[a]} + {names[b]}", "both_wrong": both, "one_only": either - both,
                       "shared": both / either if either else 1.0})
     all_wrong = int(wrong.all(axis=0).sum())
+    agreeing = int((wrong.all(axis=0) & (guess == guess[0]).all(axis=0)).sum())
     return {"images": int(wrong.shape[1]), "wrong_each": [int(w) for w in wrong.sum(axis=1)],
-            "all_wrong": all_wrong, "any_right": 1 - all_wrong / wrong.shape[1], "pairs": pairs}
+            "all_wrong": all_wrong, "all_wrong_agreeing": agreeing, "any_right": 1 - all_wrong / wrong.shape[1],
+            "pairs": pairs}
+
+
+def shared_errors_figure(images: np.ndarray, labels: np.ndarray, proba: np.ndarray, classes: Sequence[str],
+                         n: int = 32, seed: int = 0):
+    """Up to ``n`` random faces that every member gets wrong (``proba``: members, images, classes), each titled
+    with its label and the members' average answer: what no average of these networks can fix."""
+    labels = np.asarray(labels)
+    every = np.flatnonzero((np.asarray(proba).argmax(axis=2) != labels).all(axis=0))
+    pick = np.sort(np.random.default_rng(seed).choice(every, min(n, len(every)), replace=False))
+    said = np.asarray(proba).mean(axis=0).argmax(axis=1)
+    titles = [f"label {classes[labels[i]]}\nsaid {classes[said[i]]}" for i in pick]
+    return plots.image_grid(images[pick], titles, ncols=8, size=1.35,
+                            suptitle=f"{len(pick)} of the {len(every)} faces every network gets wrong")
 
 
 def member_probabilities(paths: list[Path], ds, splits=("public", "private")) -> dict:
@@ -210,7 +228,9 @@ def main(argv=None) -> int:
         print(f"PublicTest errors (no TTA): {overlap['all_wrong']} faces wrong for every member, "
               f"{overlap['all_wrong'] / np.mean(overlap['wrong_each']):.0%} of a member's errors (out of an "
               f"average's reach: any way of combining them is right on at most {overlap['any_right']:.1%}); "
-              f"pairs share {min(shares):.0%}-{max(shares):.0%} of their errors.")
+              f"pairs share {min(shares):.0%}" + (f"-{max(shares):.0%}" if max(shares) > min(shares) else "")
+              + f" of their errors; on {overlap['all_wrong_agreeing']} of those faces every member gives the same "
+              f"wrong class.")
     chosen = [str(paths[i]) for i in groups[best["ensemble"]]]
     write_text(run / "ensemble.json", json.dumps({
         "members": [str(p) for p in paths], "chosen": {"ensemble": best["ensemble"], "tta": best["tta"],
@@ -219,6 +239,10 @@ def main(argv=None) -> int:
         "table": table.to_dict(orient="records"), "public_errors": overlap,
         "data": data.without_machine_paths(ds.source)},
         indent=1, default=lambda v: v.item()))                  # numpy scalars
+    if len(paths) > 1 and overlap["all_wrong"]:
+        figure = shared_errors_figure(ds.xy("public")[0], labels["public"], proba["public"]["none"], ds.classes)
+        figure.savefig(run / "shared_errors.png", dpi=100)
+        print(f"Some of the faces every member gets wrong: {run / 'shared_errors.png'}")
     if args.save or args.teach:
         model = average_model([keras.models.load_model(p, compile=False) for p in chosen])
     if args.save:

@@ -92,9 +92,13 @@ def test_shared_errors_count_the_faces_out_of_an_averages_reach():
     proba = np.stack([np.eye(2)[g] for g in guess.values()])
     got = ensemble.shared_errors(proba, y, list(guess))
     assert got["wrong_each"] == [2, 2, 0] and got["all_wrong"] == 0 and got["any_right"] == 1.0
+    assert got["all_wrong_agreeing"] == 0
     a_b = got["pairs"][0]
     assert a_b == {"pair": "a + b", "both_wrong": 1, "one_only": 2, "shared": 1 / 3}
-    assert ensemble.shared_errors(proba[:2], y, ["a", "b"])["all_wrong"] == 1      # face 1: no average fixes it
+    pair = ensemble.shared_errors(proba[:2], y, ["a", "b"])
+    assert pair["all_wrong"] == 1 and pair["all_wrong_agreeing"] == 1      # face 1: both say 1; no average fixes it
+    figure = ensemble.shared_errors_figure(np.zeros((5, 48, 48, 1), "uint8"), y, proba[:2], ["no", "yes"])
+    assert [ax.get_title() for ax in figure.axes if ax.get_title()] == ["label no\nsaid yes"]
 
 
 def test_the_command_scores_a_runs_snapshots_and_saves_the_chosen_ensemble(tmp_path):
@@ -131,6 +135,7 @@ def test_independent_networks_need_no_snapshots(tmp_path, capsys):
     assert len(result["table"]) == 3 * len(ensemble.TTAS) and "Chosen on PublicTest" in printed
     assert "private_accuracy" not in printed and "private_accuracy" in result["table"][0]   # the record only
     assert "faces wrong for every member" in printed and len(result["public_errors"]["pairs"]) == 1
+    assert (out / "shared_errors.png").is_file() == (result["public_errors"]["all_wrong"] > 0)
     with pytest.raises(SystemExit):                            # a model file that is not there is named
         ensemble.main([str(out), "--data", "demo", "--also", str(paths[0]), str(tmp_path / "gone.keras")])
     assert "gone.keras" in capsys.readouterr().err
