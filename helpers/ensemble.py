@@ -28,6 +28,7 @@ Knowledge in a Neural Network"; :func:`distillation_targets`, recipe ``cpu_wide_
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import json
 import sys
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from helpers import data, evaluate, plots
 from helpers.backend import keras
@@ -241,7 +243,9 @@ def main(argv=None) -> int:
         indent=1, default=lambda v: v.item()))                  # numpy scalars
     if len(paths) > 1 and overlap["all_wrong"]:
         figure = shared_errors_figure(ds.xy("public")[0], labels["public"], proba["public"]["none"], ds.classes)
-        figure.savefig(run / "shared_errors.png", dpi=100)
+        drawn = io.BytesIO()
+        figure.savefig(drawn, format="png", dpi=100)
+        Image.open(drawn).convert("L").save(run / "shared_errors.png", optimize=True)   # all grey: half the bytes
         print(f"Some of the faces every member gets wrong: {run / 'shared_errors.png'}")
     if args.save or args.teach:
         model = average_model([keras.models.load_model(p, compile=False) for p in chosen])

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from helpers import ensemble, evaluate, models, recipes, train
 
@@ -136,6 +137,8 @@ def test_independent_networks_need_no_snapshots(tmp_path, capsys):
     assert "private_accuracy" not in printed and "private_accuracy" in result["table"][0]   # the record only
     assert "faces wrong for every member" in printed and len(result["public_errors"]["pairs"]) == 1
     assert (out / "shared_errors.png").is_file() == (result["public_errors"]["all_wrong"] > 0)
+    if result["public_errors"]["all_wrong"]:
+        assert Image.open(out / "shared_errors.png").mode == "L"                            # grey: small
     with pytest.raises(SystemExit):                            # a model file that is not there is named
         ensemble.main([str(out), "--data", "demo", "--also", str(paths[0]), str(tmp_path / "gone.keras")])
     assert "gone.keras" in capsys.readouterr().err
