@@ -228,7 +228,7 @@ def main(argv=None) -> int:
     if len(paths) > 1:
         shares = [p["shared"] for p in overlap["pairs"]]
         print(f"PublicTest errors (no TTA): {overlap['all_wrong']} faces wrong for every member, "
-              f"{overlap['all_wrong'] / np.mean(overlap['wrong_each']):.0%} of a member's errors (out of an "
+              f"{overlap['all_wrong'] / max(np.mean(overlap['wrong_each']), 1):.0%} of a member's errors (out of an "
               f"average's reach: any way of combining them is right on at most {overlap['any_right']:.1%}); "
               f"pairs share {min(shares):.0%}" + (f"-{max(shares):.0%}" if max(shares) > min(shares) else "")
               + f" of their errors; on {overlap['all_wrong_agreeing']} of those faces every member gives the same "
