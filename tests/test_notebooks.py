@@ -150,6 +150,7 @@ def test_cnn_notebook_averages_three_networks_and_distils_them(fast_run):
     members = m["ensemble_member_public_xent"]
     assert m["ensemble_members"] == len(members) == 3 and len(set(members)) == 3    # the seeds made 3 networks
     assert m["ensemble_public_xent"] <= sum(members) / 3 + 1e-6            # Jensen: -log is convex
+    assert m["ensemble_public_any_right"] >= max(m["ensemble_member_public_accuracy"])   # the ceiling of combining
     assert m["student_public_xent"] != members[0]      # member 0's seed and data: the soft targets changed it
     assert m["student_public_accuracy"] > m["chance_accuracy"]            # and it learned
 
