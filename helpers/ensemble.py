@@ -78,8 +78,12 @@ def candidates(n_snapshots: int, also: Sequence[str] = (), max_subsets_of: int =
         sizes = range(1, len(also) + 1) if len(also) <= max_subsets_of else (1, len(also))
         for size in sizes:
             for group in itertools.combinations(range(len(also)), size):
-                label = ("all independent" if size == len(also) > 1 else
-                         f"{also[group[0]]} alone" if size == 1 else " + ".join(also[i] for i in group))
+                if size == 1:
+                    label = f"{also[group[0]]} alone"
+                elif size == len(also):
+                    label = "all independent"
+                else:
+                    label = " + ".join(also[i] for i in group)
                 found[label] = [extra[i] for i in group]
         found.update({f"last {m} snapshot{'s' * (m > 1)} + all independent": idx + extra for m, idx in last.items()})
     return found
@@ -225,14 +229,6 @@ def main(argv=None) -> int:
           f"{best['public_accuracy']:.2%}, PrivateTest {best['private_accuracy']:.2%} (the only PrivateTest score "
           f"printed; every candidate's is in {run / 'ensemble.json'}, for the record).")
     overlap = shared_errors(proba["public"]["none"], labels["public"], [str(p) for p in paths])
-    if len(paths) > 1:
-        shares = [p["shared"] for p in overlap["pairs"]]
-        print(f"PublicTest errors (no TTA): {overlap['all_wrong']} faces wrong for every member, "
-              f"{overlap['all_wrong'] / max(np.mean(overlap['wrong_each']), 1):.0%} of a member's errors (out of an "
-              f"average's reach: any way of combining them is right on at most {overlap['any_right']:.1%}); "
-              f"pairs share {min(shares):.0%}" + (f"-{max(shares):.0%}" if max(shares) > min(shares) else "")
-              + f" of their errors; on {overlap['all_wrong_agreeing']} of those faces every member gives the same "
-              f"wrong class.")
     chosen = [str(paths[i]) for i in groups[best["ensemble"]]]
     write_text(run / "ensemble.json", json.dumps({
         "members": [str(p) for p in paths], "chosen": {"ensemble": best["ensemble"], "tta": best["tta"],
@@ -241,12 +237,20 @@ def main(argv=None) -> int:
         "table": table.to_dict(orient="records"), "public_errors": overlap,
         "data": data.without_machine_paths(ds.source)},
         indent=1, default=lambda v: v.item()))                  # numpy scalars
+    if len(paths) > 1:
+        shares = [p["shared"] for p in overlap["pairs"]]
+        print(f"PublicTest errors (no TTA): {overlap['all_wrong']} faces wrong for every member, "
+              f"{overlap['all_wrong'] / max(np.mean(overlap['wrong_each']), 1):.0%} of a member's errors (out of an "
+              f"average's reach: any way of combining them is right on at most {overlap['any_right']:.1%}); "
+              f"pairs share {min(shares):.0%}" + (f"-{max(shares):.0%}" if max(shares) > min(shares) else "")
+              + f" of their errors; on {overlap['all_wrong_agreeing']} of those faces every member gives the same "
+              f"wrong class.")
     if len(paths) > 1 and overlap["all_wrong"]:
         figure = shared_errors_figure(ds.xy("public")[0], labels["public"], proba["public"]["none"], ds.classes)
         drawn = io.BytesIO()
         figure.savefig(drawn, format="png", dpi=100)
         Image.open(drawn).convert("L").save(run / "shared_errors.png", optimize=True)   # all grey: half the bytes
-        print(f"Some of the faces every member gets wrong: {run / 'shared_errors.png'}")
+        print(f"Some of them: {run / 'shared_errors.png'}")
     if args.save or args.teach:
         model = average_model([keras.models.load_model(p, compile=False) for p in chosen])
     if args.save:
