@@ -224,6 +224,10 @@ def about_markdown(predictor: faces.Predictor) -> str:
         lines += ["", f"**Recipe:** `{recipe.get('name', '?')}` ({recipe.get('model', '?')}), "
                       f"{meta.get('epochs_run', '?')} epochs, {meta.get('train_wall_minutes', '?')} minutes on "
                       f"{hw.get('device', '?')}; made by `{meta.get('command', '?')}`."]
+    tuned = meta.get("finetune")
+    if tuned:
+        lines[-1] += (f" Then fine-tuned on faces as the test sees them: epoch {tuned['chosen']} of "
+                      f"{tuned['epochs']} kept, {tuned['seconds'] / 60:.0f} minutes; by `{tuned['command']}`.")
     lines += ["", limits_markdown()]
     return "\n".join(lines)
 

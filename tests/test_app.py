@@ -125,6 +125,8 @@ def test_about_tab_has_the_models_classes_scores_and_limits(page_app):
     assert ", ".join(meta["labels"]) in text
     assert f"| private | {meta['scores']['private']['accuracy']:.1%}" in text
     assert "Out of scope" in text and "decision about a person" in text
+    if meta.get("finetune"):                                  # fine-tuned after training: said, with its command
+        assert f"`{meta['finetune']['command']}`" in text
 
 
 def test_the_server_asks_nothing_of_the_internet(monkeypatch):

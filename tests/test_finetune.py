@@ -1,0 +1,95 @@
+"""Fine-tuning on faces as the test sees them (helpers.finetune): the network rebuilt with mirror images only,
+the epoch chosen on PublicTest (never worse than the model given), the command's files, and shipping."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from helpers import data, demo, finetune, models, shipped, train
+from helpers.backend import keras
+
+RECIPE = {"name": "cpu_compact", "model": "compact_cnn", "imbalance": "weights", "weight_power": 0.5,
+          "label_smoothing": 0.1}
+
+
+def _trained(ds, epochs=3):
+    """A compact_cnn with the full training augmentation, trained a little on ``ds``."""
+    train.set_seeds(0)
+    model = models.build("compact_cnn", input_shape=ds.images.shape[1:], n_classes=len(ds.classes))
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    model.fit(*ds.xy("train"), epochs=epochs, batch_size=16, verbose=0)
+    return model
+
+
+def test_the_rebuilt_network_is_the_same_network_with_mirror_images_only(tiny):
+    model = _trained(tiny, epochs=1)
+    again = finetune.rebuilt(model, RECIPE)
+    x = tiny.xy("public")[0].astype("float32")
+    assert np.allclose(model.predict(x, verbose=0), again.predict(x, verbose=0), atol=1e-5)
+    augmentation = again.get_layer("augmentation")
+    assert [type(layer).__name__ for layer in augmentation.layers] == ["RandomFlip"]
+    mirrored = keras.ops.convert_to_numpy(augmentation(x, training=True))    # each face as it is, or mirrored
+    assert all(np.array_equal(m, f) or np.array_equal(m, f[:, ::-1]) for m, f in zip(mirrored, x))
+    assert any(not np.array_equal(m, f) for m, f in zip(mirrored, x))
+    with pytest.raises(ValueError, match="not a 'wide_cnn'"):
+        finetune.rebuilt(model, {**RECIPE, "model": "wide_cnn"})
+
+
+def test_the_epoch_kept_is_the_best_on_publictest_and_the_model_given_is_untouched(tmp_path):
+    faces = demo.make_dataset(per_class=40, seed=3)
+    model = _trained(faces)
+    weights = [w.copy() for w in model.get_weights()]
+    best, done = finetune.finetune(model, RECIPE, faces, tmp_path, epochs=2, lr=1e-3, batch_size=16, verbose=0)
+    assert len(done["public"]) == 3 and done["chosen"] == int(np.argmax(done["public"]))
+    x, y = faces.xy("public")
+    accuracy = float((best.predict(x.astype("float32"), verbose=0).argmax(1) == y).mean())
+    after_bn = done["batch_norm"]["public_after"] if done["batch_norm"] and done["batch_norm"]["kept"] else None
+    assert accuracy == pytest.approx(after_bn if after_bn is not None else max(done["public"]))
+    assert accuracy >= done["public"][0]                          # never worse on PublicTest than as given
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+    log = (tmp_path / "finetune_log.csv").read_text().splitlines()
+    assert log[0] == "epoch,seconds,accuracy,loss,val_accuracy" and len(log) == 3
+    assert [float(row.split(",")[-1]) for row in log[1:]] == pytest.approx(done["public"][1:], abs=1e-5)
+
+
+@pytest.fixture
+def same_policy():
+    """The command sets the precision policy for this machine (mixed_bfloat16 on many CPUs): put it back."""
+    policy = keras.config.dtype_policy()
+    yield
+    keras.config.set_dtype_policy(policy)
+
+
+def test_the_command_writes_a_run_folder_that_ships_if_better(tiny, tmp_path, monkeypatch, capsys, same_policy):
+    monkeypatch.setattr(shipped, "project_root", lambda: tmp_path / "project")
+    faces = dataclasses.replace(tiny, source="fer2013 folders: /data/fer2013")   # as if real: it may ship
+    monkeypatch.setattr(data, "load", lambda *args, **kwargs: faces)
+    given_dir = tmp_path / "given"
+    given = shipped.save(_trained(tiny), tiny.classes, given_dir / "model.keras",
+                         {"recipe": RECIPE, "scores": {"public": {"accuracy": 0.0, "n": 1}},
+                          "data": "fer2013 folders: fer2013", "batch_norm": {"kept": True, "public_after": 0.0}})
+    (given_dir / "log.csv").write_text("epoch,accuracy,val_accuracy\n0,0.5,0.4\n")
+    before = given.read_bytes()
+    out = tmp_path / "tuned"
+    assert finetune.main(["--model", str(given), "--out", str(out), "--epochs", "1", "--lr", "1e-3"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["labels"] == list(tiny.classes) and set(result["scores"]) == {"public"}
+    assert len(result["finetune"]["public"]) == 2 and result["finetune"]["model"] == "model.keras"   # no machine path
+    assert result["finetune"]["command"] == "python -m helpers.finetune --model model.keras --epochs 1 --lr 0.001"
+    assert result["scores"]["public"]["accuracy"] >= result["finetune"]["public"][0]
+    assert json.loads((out / "model.json").read_text())["finetune"] == result["finetune"]
+    assert (out / "log.csv").read_text() == (given_dir / "log.csv").read_text() and given.read_bytes() == before
+
+    assert finetune.main(["--model", str(given), "--out", str(out), "--epochs", "1", "--ship"]) == 0
+    shipped_meta = shipped.metadata()                            # nothing was shipped before: it ships
+    assert shipped_meta["finetune"]["chosen"] in (0, 1) and set(shipped_meta["scores"]) == {"public", "private"}
+    assert shipped_meta["batch_norm"] == {"kept": True, "public_after": 0.0}     # the training run's, as it was
+    assert (tmp_path / "project" / shipped.LOG).read_text() == (given_dir / "log.csv").read_text()
+
+    (given_dir / "log.csv").unlink()
+    for args, said in ((["--out", str(given_dir)], "folder of its own"), (["--out", str(out), "--ship"], "log.csv")):
+        with pytest.raises(SystemExit):
+            finetune.main(["--model", str(given), *args])
+        assert said in capsys.readouterr().err
