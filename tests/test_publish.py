@@ -52,9 +52,11 @@ def test_the_readme_quotes_the_published_run_and_it_reproduces_the_shipped_model
               "CNN, TTA chosen on PublicTest": m["02"]["cnn_private_accuracy"]}
     missing = {name: f"{value:.1%}" for name, value in quoted.items() if f"{value:.1%}" not in readme}
     assert not missing, f"README's results table does not show the published run's figures {missing}"
-    recorded = shipped.metadata()["scores"]["private"]["accuracy_shift_tta"]     # measured when it was shipped
-    assert m["02"]["cnn_private_tta"] == "flip + shifts TTA"
-    assert m["02"]["cnn_private_accuracy"] == pytest.approx(recorded, abs=0.002)   # bfloat16 rounding across CPUs
+    scores = shipped.metadata()["scores"]                                          # measured when it was shipped
+    options = {"no TTA": "accuracy", "flip TTA": "accuracy_tta", "flip + shifts TTA": "accuracy_shift_tta"}
+    best = max(options, key=lambda name: scores["public"][options[name]])          # on a tie, the cheaper
+    assert m["02"]["cnn_private_tta"] == best                                      # notebook 02 chose the same
+    assert m["02"]["cnn_private_accuracy"] == pytest.approx(scores["private"][options[best]], abs=0.002)
 
 
 def test_every_run_time_quoted_is_the_one_the_runner_measured():
