@@ -48,6 +48,7 @@ def rebuilt(model: keras.Model, recipe: dict, augment=None) -> keras.Model:
                        augment=augment, **shape)
     old_layers = [layer for layer in model.layers if layer.name != "augmentation"]
     new_layers = [layer for layer in new.layers if layer.name != "augmentation"]
+
     def shapes(layers):
         return [(type(layer), [tuple(w.shape) for w in layer.weights]) for layer in layers]
     if shapes(old_layers) != shapes(new_layers):
