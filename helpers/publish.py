@@ -9,7 +9,8 @@ quote sits between ``<!--rt:KIND/WHAT-->`` and ``<!--/rt-->`` markers and is wri
 
 Each published copy starts with where it came from (data, date, wall time) and a fingerprint of its
 notebook's code; ``tests/test_publish.py`` fails when a notebook's code has changed since it was published,
-so the published copies never drift from the notebooks. Long printed output is cut to its first and last
+so the published copies never drift from the notebooks. The prose comes from the notebook as it is now
+(markdown is not something a run produces), so a corrected sentence needs no re-run. Long printed output is cut to its first and last
 lines; figures are the PNGs the notebook showed. A few figures also go to ``docs/figures/`` for the README.
 """
 
@@ -43,6 +44,19 @@ def code_fingerprint(nb: nbformat.NotebookNode) -> str:
     code = [c.source for c in nb.cells
             if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
     return hashlib.sha1("\n\0\n".join(code).encode()).hexdigest()[:16]
+
+
+def _current_prose(executed: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNode:
+    """``executed`` with its markdown cells replaced by those of the notebook at ``source`` as it is now,
+    when both have the same code (else unchanged: the test on fingerprints then asks for a new run)."""
+    current = nbformat.read(source, as_version=4)
+    if code_fingerprint(current) != code_fingerprint(executed):
+        return executed
+    prose = iter(c.source for c in current.cells if c.cell_type == "markdown")
+    for cell in executed.cells:
+        if cell.cell_type == "markdown":
+            cell.source = next(prose, cell.source)
+    return executed
 
 
 def _shorten(text: str) -> str:
@@ -100,7 +114,8 @@ def publish(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
         raise SystemExit(f"{run_dir}: a run on the demo set or in FAST_MODE; publish a full run on real data")
     written = []
     for name, entry in entries.items():
-        nb = nbformat.read(run_dir / f"{name}.ipynb", as_version=4)
+        nb = _current_prose(nbformat.read(run_dir / f"{name}.ipynb", as_version=4),
+                            project_root() / "notebooks" / f"{name}.ipynb")
         body, resources = MarkdownExporter().from_notebook_node(_tidy(nb), {"output_files_dir": f"{name}_files"})
         files_dir = out / f"{name}_files"
         shutil.rmtree(files_dir, ignore_errors=True)

@@ -23,6 +23,27 @@ def test_the_published_copy_matches_the_notebook(path):
                                        f"FER2013 and python -m helpers.publish RUN_DIR (README)")
 
 
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_the_published_copy_has_the_notebooks_prose(path):
+    published = (DOCS / f"{path.stem}.md").read_text()
+    stale = [c.source.splitlines()[0] for c in nbformat.read(path, as_version=4).cells
+             if c.cell_type == "markdown" and c.source.strip() not in published]
+    assert not stale, (f"{path.name}: markdown changed since it was published ({stale[:3]}): "
+                       f"python -m helpers.publish RUN_DIR takes the notebook's prose as it is now")
+
+
+def test_publishing_takes_the_notebooks_prose_as_it_is_now(tmp_path):
+    source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Sad -> neutral: 18%."),
+                                             nbformat.v4.new_code_cell("x = 1")])
+    nbformat.write(source, tmp_path / "nb.ipynb")
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Sad -> neutral: 19%."),
+                                               nbformat.v4.new_code_cell("x = 1")])
+    assert publish._current_prose(executed, tmp_path / "nb.ipynb").cells[0].source == "Sad -> neutral: 18%."
+    executed.cells[1].source = "x = 2"                   # other code: the run's copy is kept as it is
+    executed.cells[0].source = "Sad -> neutral: 19%."
+    assert publish._current_prose(executed, tmp_path / "nb.ipynb").cells[0].source == "Sad -> neutral: 19%."
+
+
 def test_the_published_copies_stay_small():
     files = [p for p in (project_root() / "docs").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) < 8 * 2**20          # a few MB in all
