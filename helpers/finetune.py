@@ -169,8 +169,11 @@ def main(argv=None) -> int:
     shipped.save(best, classes, args.out / "model.keras", meta)
     if training_log.exists():                     # the network's own training, which --ship ships beside it
         shutil.copyfile(training_log, args.out / "log.csv")
-    print(f"PublicTest {done['public'][0]:.2%} as given, {max(done['public']):.2%} after epoch {done['chosen']} "
-          f"({done['seconds'] / 60:.1f} min of fine-tuning). Wrote {args.out / 'model.keras'} and its .json.")
+    refreshed = done["batch_norm"] or {}
+    print(f"PublicTest {done['public'][0]:.2%} as given, {max(done['public']):.2%} after epoch {done['chosen']}"
+          + (f", {refreshed['public_after']:.2%} with its batch-norm statistics recomputed" if refreshed.get("kept")
+             else "")
+          + f" ({done['seconds'] / 60:.1f} min of fine-tuning). Wrote {args.out / 'model.keras'} and its .json.")
     if args.ship:
         from helpers.recipes import ship_finished
         return ship_finished(args.out, args.data)

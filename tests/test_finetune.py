@@ -75,6 +75,8 @@ def test_the_command_writes_a_run_folder_that_ships_if_better(tiny, tmp_path, mo
     out = tmp_path / "tuned"
     assert finetune.main(["--model", str(given), "--out", str(out), "--epochs", "1", "--lr", "1e-3"]) == 0
     result = json.loads((out / "result.json").read_text())
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]    # names the PublicTest of the model written
+    assert f"{result['scores']['public']['accuracy']:.2%}" in last_line and str(out / "model.keras") in last_line
     assert result["labels"] == list(tiny.classes) and set(result["scores"]) == {"public"}
     assert len(result["finetune"]["public"]) == 2 and result["finetune"]["model"] == "model.keras"   # no machine path
     assert result["finetune"]["command"] == "python -m helpers.finetune --model model.keras --epochs 1 --lr 0.001"
