@@ -117,6 +117,11 @@ def read(path: str | Path, size=None, channels: int | None = None) -> Dataset:
                    source=f"{source} [pack {path.name}, JPEG quality {quality}]")
 
 
+def is_packed_source(source: str) -> bool:
+    """Whether a dataset's ``source`` (as a model's metadata records it) is a pack: faces JPEG-compressed."""
+    return " [pack " in source
+
+
 def main(argv=None) -> int:
     from helpers import data
     parser = argparse.ArgumentParser(prog="python -m helpers.pack", description=__doc__,

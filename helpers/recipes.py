@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from helpers import audit, batchnorm, data, distribute, ensemble, evaluate, models, shipped, train
+from helpers import audit, batchnorm, data, distribute, ensemble, evaluate, models, pack, shipped, train
 from helpers.backend import configure_device, keras
 from helpers.files import write_text
 
@@ -181,7 +181,8 @@ def ship_finished(out: Path, data_path=None, force: bool = False) -> int:
     ``scores_at_training`` and gets these as ``scores``; the run's ``model.keras`` (written if the run is older
     than that file) gets the same metadata. Before scoring, its batch-norm statistics are recomputed on the
     original Training faces if that improves PublicTest (:func:`helpers.batchnorm.refresh_if_better`), unless
-    the run is a fine-tuning (:mod:`helpers.finetune`), which tried that on the original faces already."""
+    the run is a fine-tuning (:mod:`helpers.finetune`) of the original faces, which tried that already (one
+    of a pack records this refresh under ``finetune``, keeping the training run's own record)."""
     if not (out / "result.json").exists():
         raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
     meta = json.loads((out / "result.json").read_text())
@@ -194,8 +195,12 @@ def ship_finished(out: Path, data_path=None, force: bool = False) -> int:
     if list(ds.classes) != classes:
         raise SystemExit(f"the run's classes {classes} are not those of {ds.source}: {list(ds.classes)}")
     meta.setdefault("scores_at_training", meta["scores"])
-    if (ds.splits == "train").any() and "finetune" not in meta:   # statistics of the original faces (a pack's
-        meta["batch_norm"] = batchnorm.refresh_if_better(model, ds)   # are lossy); helpers.finetune did its own
+    tuned = meta.get("finetune")
+    if (ds.splits == "train").any():                  # statistics of the original faces (a pack's are lossy)
+        if not tuned:
+            meta["batch_norm"] = batchnorm.refresh_if_better(model, ds)
+        elif pack.is_packed_source(meta.get("data", "")):
+            tuned["batch_norm_original_faces"] = batchnorm.refresh_if_better(model, ds)
     meta["scores"] = evaluate.split_scores(model, ds, [s for s in ("public", "private") if (ds.splits == s).any()])
     meta["evaluated_on"] = data.without_machine_paths(ds.source)
     for split, scores in meta["scores"].items():

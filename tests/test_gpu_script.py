@@ -33,7 +33,7 @@ def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_h
     # JAX, the backend the script picks on a GPU machine without TensorFlow: the GPU recipe's augmentation,
     # crop, SGD and weight average compiled under it (a minute on a CPU, where TensorFlow takes seconds)
     env = {**_without("keras", "tensorflow", tmp_path=tmp_path), "FER_WHEELS": str(tmp_path / "wheels"),
-           "TMPDIR": str(tmp_path)}
+           "TMPDIR": str(tmp_path), "FER_FINETUNE_EPOCHS": "1"}
     proc = subprocess.run(["bash", str(root / "gpu" / "run.sh"), str(tmp_path / "fer.npz"),
                            str(tmp_path / "out"), "--epochs", "1"], capture_output=True, text=True, env=env,
                           timeout=900)
@@ -53,14 +53,21 @@ def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_h
     model_file = tmp_path / "out" / "model.keras"
     assert model_file.stat().st_size < 0.5 * (tmp_path / "out" / "best.keras").stat().st_size
     assert json.loads(model_file.with_suffix(".json").read_text())["labels"] == list(tiny.classes)
+    # then fine-tuned on clean faces under JAX too: what comes back and ships, never worse on PublicTest
+    tuned = json.loads((tmp_path / "out" / "finetune" / "result.json").read_text())
+    assert tuned["finetune"]["hardware"]["backend"] == "jax" and len(tuned["finetune"]["public"]) == 2
+    assert tuned["scores"]["public"]["accuracy"] >= tuned["finetune"]["public"][0]
+    assert tuned["finetune"]["public"][0] == result["scores"]["public"]["accuracy"]     # the model as trained
+    assert (tmp_path / "out" / "finetune" / "log.csv").read_text() == (tmp_path / "out" / "log.csv").read_text()
 
     # back here (TensorFlow), scored on the original files, PrivateTest included, then shipped if better
     monkeypatch.setattr(shipped, "project_root", lambda: tmp_path / "project")
     monkeypatch.setattr(data, "load", lambda *args, **kwargs: faces)
-    assert recipes.main(["--ship-finished", "--out", str(tmp_path / "out")]) == 0
-    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert recipes.main(["--ship-finished", "--out", str(tmp_path / "out" / "finetune")]) == 0
+    result = json.loads((tmp_path / "out" / "finetune" / "result.json").read_text())
     assert set(result["scores_at_training"]) == {"public"} and set(result["scores"]) == {"public", "private"}
-    assert result["batch_norm"]["layers"] == 9                 # recomputed again here, on the original faces
+    assert result["finetune"]["batch_norm_original_faces"]["layers"] == 9   # recomputed here, on the original faces
+    assert result["batch_norm"]["layers"] == 9 and "JPEG quality" in result["data"]   # the training run's, as it was
     assert result["scores"]["private"]["n"] == int((tiny.splits == "private").sum())
     shipped_meta = json.loads((tmp_path / "project" / shipped.MODEL).with_suffix(".json").read_text())
     assert shipped_meta["scores"] == result["scores"] and shipped_meta["hardware"]["backend"] == "jax"
