@@ -12,7 +12,11 @@ The notebooks tell the story; this package does the work. Modules are named for 
 - ``helpers.models``   Keras 3 models, each built by one function
 - ``helpers.train``    seeds, callbacks, schedules and the training loop (resumable)
 - ``helpers.batchnorm`` batch-norm statistics recomputed on clean faces after training
+- ``helpers.finetune`` a trained model fine-tuned for a few epochs on faces as the test sees them
 - ``helpers.recipes``  the full training runs and ``python -m helpers.train``
+- ``helpers.ensemble`` networks averaged and chosen on PublicTest; shared errors; distillation targets
+- ``helpers.distribute`` data-parallel training on several devices or machines
+- ``helpers.stream``   datasets bigger than memory, read from their folder batch by batch
 - ``helpers.shipped``  the shipped model: where it is, its metadata, loading it, replacing it if better
 - ``helpers.features`` pixels, HOG, LBP, Gabor and CNN activations as scikit-learn transformers
 - ``helpers.svm``      PCA+SVM pipelines, the cross-validated search, Nystroem, flip TTA
@@ -22,6 +26,7 @@ The notebooks tell the story; this package does the work. Modules are named for 
 - ``helpers.gallery``  sample photos and the JupyterLab widget of notebook 06
 - ``helpers.predict``  ``python -m helpers.predict PHOTO``: the photo pipeline from a terminal
 - ``helpers.app``      ``python -m helpers.app``: the web app (Gradio) for photos and the live webcam
+- ``helpers.browser``  the web app in headless Chromium with a fake webcam (its tests and benchmark)
 - ``helpers.plots``    figures, saved into the run folder as well as shown
 - ``helpers.notebook`` what the modelling notebooks do first: run size, their data, the CNN they study
 - ``helpers.record``   the metrics JSON and figures each notebook writes for the runner
