@@ -10,8 +10,8 @@ quote sits between ``<!--rt:KIND/WHAT-->`` and ``<!--/rt-->`` markers and is wri
 Each published copy starts with where it came from (data, date, wall time) and a fingerprint of its
 notebook's code; ``tests/test_publish.py`` fails when a notebook's code has changed since it was published,
 so the published copies never drift from the notebooks. The prose comes from the notebook as it is now
-(markdown is not something a run produces), so a corrected sentence needs no re-run. Long printed output is cut to its first and last
-lines; figures are the PNGs the notebook showed. A few figures also go to ``docs/figures/`` for the README.
+(markdown is not something a run produces), so a corrected sentence needs no re-run. Long printed output is
+cut to its first and last lines; figures are the PNGs the notebook showed. A few figures also go to ``docs/figures/`` for the README.
 """
 
 from __future__ import annotations
@@ -39,23 +39,27 @@ README_FIGURES = {             # docs/figures/<name>.png <- figures/<notebook>/<
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
+def _run_cells(nb: nbformat.NotebookNode) -> list:
+    """A notebook's cells less papermill's injected-parameters cell."""
+    return [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+
+
 def code_fingerprint(nb: nbformat.NotebookNode) -> str:
     """A short hash of a notebook's code cells (papermill's injected-parameters cell left out)."""
-    code = [c.source for c in nb.cells
-            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    code = [c.source for c in _run_cells(nb) if c.cell_type == "code"]
     return hashlib.sha1("\n\0\n".join(code).encode()).hexdigest()[:16]
 
 
 def _current_prose(executed: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNode:
-    """``executed`` with its markdown cells replaced by those of the notebook at ``source`` as it is now,
-    when both have the same code (else unchanged: the test on fingerprints then asks for a new run)."""
-    current = nbformat.read(source, as_version=4)
-    if code_fingerprint(current) != code_fingerprint(executed):
-        return executed
-    prose = iter(c.source for c in current.cells if c.cell_type == "markdown")
-    for cell in executed.cells:
-        if cell.cell_type == "markdown":
-            cell.source = next(prose, cell.source)
+    """``executed`` with its markdown cells replaced, one for one, by those of the notebook at ``source`` as it
+    is now, when both have the same code and the same cells in the same order (else unchanged: the tests on
+    fingerprints and prose then ask for a new run)."""
+    current, ran = _run_cells(nbformat.read(source, as_version=4)), _run_cells(executed)
+    same = [c.cell_type for c in current] == [c.cell_type for c in ran] and all(
+        a.source == b.source for a, b in zip(current, ran) if a.cell_type == "code")
+    if same:
+        for now, cell in zip(current, ran):
+            cell.source = now.source
     return executed
 
 

@@ -42,6 +42,9 @@ def test_publishing_takes_the_notebooks_prose_as_it_is_now(tmp_path):
     executed.cells[1].source = "x = 2"                   # other code: the run's copy is kept as it is
     executed.cells[0].source = "Sad -> neutral: 19%."
     assert publish._current_prose(executed, tmp_path / "nb.ipynb").cells[0].source == "Sad -> neutral: 19%."
+    executed.cells[1].source = "x = 1"                   # same code, a cell more: no guessing which is which
+    executed.cells.insert(0, nbformat.v4.new_markdown_cell("Intro."))
+    assert publish._current_prose(executed, tmp_path / "nb.ipynb").cells[1].source == "Sad -> neutral: 19%."
 
 
 def test_the_published_copies_stay_small():
