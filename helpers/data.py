@@ -366,10 +366,18 @@ def complete_splits(labels: np.ndarray, splits: np.ndarray, seed: int = 0, publi
     return splits, note
 
 
+# An absolute path: a "/" that no word, dot, "~", ":", "/", "+" or "<" comes right before (so not "a/b", "~/x",
+# the "//" of a URL or an HTML closing tag), then its parts up to a space, quote or angle bracket. Images inlined
+# as base64 data URIs are matched first, and kept whole.
+_ABSOLUTE_PATH = re.compile(r"(data:[\w/+.-]+;base64,[\w+/=]+)"
+                            r"|(?<![\w.~:/+<])/(?:[^/\s<>\"'`]+/)*([^/\s<>\"'`]+)")
+
+
 def without_machine_paths(source: str) -> str:
-    """A dataset's ``source`` with absolute paths cut to their last part (``'fer2013 folders: /srv/data/fer2013'``
-    -> ``'fer2013 folders: fer2013'``), for files that are committed or shared."""
-    return re.sub(r"(?<![\w.])/(?:[^/\s]+/)*([^/\s]+)", r"\1", source)
+    """A text with absolute paths cut to their last part (``'fer2013 folders: /srv/data/fer2013'`` ->
+    ``'fer2013 folders: fer2013'``), for files that are committed or shared; URLs, relative paths, HTML and
+    inlined images are left as they are."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or m.group(2), source)
 
 
 def label_order_table(classes) -> pd.DataFrame:

@@ -272,3 +272,20 @@ def test_a_progress_bar_only_where_someone_watches(kaggle_folders, capsys, monke
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     data.load(kaggle_folders, cache=False)
     assert f"reading {kaggle_folders.name}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, shared", [
+    ("fer2013 folders: /srv/data/fer2013", "fer2013 folders: fer2013"),
+    ('File "/home/ana/.venv/lib/keras/layer.py", line 3', 'File "layer.py", line 3'),
+    ("<td>/srv/data/fer2013</td>", "<td>fer2013</td>"),
+    ("(saved to /tmp/run/model.keras)", "(saved to model.keras)"),
+    # left alone: HTML closing tags, URLs, relative and home paths, fractions, inlined images
+    ("<th>split</th><br/>", "<th>split</th><br/>"),
+    ("Downloading data from https://storage.googleapis.com/keras/w.h5", None),
+    ("http://127.0.0.1:7860/: one photo", None),
+    ("models/fer2013_cnn.keras and ~/.cache/fer-workbook", None),
+    ("3/4 of faces; a / b", None),
+    ('<img src="data:image/png;base64,/9j/4AAQ+/Rk+/a/b==">', None),
+])
+def test_published_text_loses_machine_paths_but_not_urls_or_html(text, shared):
+    assert data.without_machine_paths(text) == (text if shared is None else shared)

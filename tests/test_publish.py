@@ -32,6 +32,15 @@ def test_the_published_copy_has_the_notebooks_prose(path):
                        f"python -m helpers.publish RUN_DIR takes the notebook's prose as it is now")
 
 
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.stem)
+def test_the_published_copy_keeps_html_tables_and_urls_whole(path):
+    published = (DOCS / f"{path.stem}.md").read_text()
+    for tag in ("table", "tr", "th", "td", "div", "pre", "span"):
+        opened, closed = len(re.findall(rf"<{tag}[ >]", published)), published.count(f"</{tag}>")
+        assert opened == closed, f"{path.stem}.md: {opened} <{tag}> but {closed} </{tag}>: republish it"
+    assert not re.search(r"https?:/(?!/)", published), f"{path.stem}.md: a URL lost its '//': republish it"
+
+
 def test_publishing_takes_the_notebooks_prose_as_it_is_now(tmp_path):
     source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Sad -> neutral: 18%."),
                                              nbformat.v4.new_code_cell("x = 1")])
