@@ -366,11 +366,11 @@ def complete_splits(labels: np.ndarray, splits: np.ndarray, seed: int = 0, publi
     return splits, note
 
 
-# An absolute path: a "/" that no word, dot, "~", ":", "/", "+" or "<" comes right before (so not "a/b", "~/x",
-# the "//" of a URL or an HTML closing tag), then its parts up to a space, quote or angle bracket. Images inlined
-# as base64 data URIs are matched first, and kept whole.
+# An absolute path: a "/" that no word, dot, "~", ":", "/", "+", "%" or "<" comes right before (so not "a/b",
+# "~/x", the "//" of a URL, "80%/10%" or an HTML closing tag) and a letter or "_" comes right after, then its
+# parts up to a space, quote or angle bracket. Images inlined as base64 data URIs are matched first, kept whole.
 _ABSOLUTE_PATH = re.compile(r"(data:[\w/+.-]+;base64,[\w+/=]+)"
-                            r"|(?<![\w.~:/+<])/(?:[^/\s<>\"'`]+/)*([^/\s<>\"'`]+)")
+                            r"|(?<![\w.~:/+%<])/(?=[A-Za-z_])(?:[^/\s<>\"'`]+/)*([^/\s<>\"'`]+)")
 
 
 def without_machine_paths(source: str) -> str:

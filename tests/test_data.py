@@ -284,7 +284,7 @@ def test_a_progress_bar_only_where_someone_watches(kaggle_folders, capsys, monke
     ("Downloading data from https://storage.googleapis.com/keras/w.h5", None),
     ("http://127.0.0.1:7860/: one photo", None),
     ("models/fer2013_cnn.keras and ~/.cache/fer-workbook", None),
-    ("3/4 of faces; a / b", None),
+    ("3/4 of faces; a / b; split 80%/10%/10%; 1 /2", None),
     ('<img src="data:image/png;base64,/9j/4AAQ+/Rk+/a/b==">', None),
 ])
 def test_published_text_loses_machine_paths_but_not_urls_or_html(text, shared):
