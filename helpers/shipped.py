@@ -112,8 +112,12 @@ def ship_if_better(model, classes, meta: dict, run_dir: str | os.PathLike, force
     if not force and old is not None and new <= old:
         print(f"Not shipped: PublicTest {new:.2%} does not beat the shipped model's {old:.2%}.")
         return False
+    log = Path(run_dir) / "log.csv"
+    if not log.exists():                   # checked before anything is written: a model never ships half
+        raise FERDataError(f"{log} is missing: the model ships with the per-epoch log of its training (for a "
+                           f"fine-tuned model, copy its training run's log.csv there)")
     saved = save(model, classes, path(), meta)
-    write_text(project_root() / LOG, (Path(run_dir) / "log.csv").read_text())
+    write_text(project_root() / LOG, log.read_text())
     print(f"Shipped {saved} (PublicTest {new:.2%}, shipped model before: "
           f"{'none' if old is None else f'{old:.2%}'}), its .json and per-epoch log.")
     return True

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import data, demo, evaluate, models, recipes, shipped, train
+from helpers import FERDataError, data, demo, evaluate, models, recipes, shipped, train
 
 
 def test_warmup_cosine_schedule():
@@ -218,6 +218,10 @@ def test_ship_if_better_compares_on_public(tiny, tmp_path, monkeypatch):
     assert json.loads(target.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.50
     assert shipped.ship_if_better(model, tiny.classes, meta(0.49), run, force=True)
     assert shipped.ship_if_better(model, tiny.classes, meta(0.60), run)
+    assert json.loads(target.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.60
+    (run / "log.csv").unlink()                                # no training log: nothing is written at all
+    with pytest.raises(FERDataError, match="log.csv is missing"):
+        shipped.ship_if_better(model, tiny.classes, meta(0.70), run)
     assert json.loads(target.with_suffix(".json").read_text())["scores"]["public"]["accuracy"] == 0.60
 
 
