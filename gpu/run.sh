@@ -6,7 +6,7 @@
 # PACK: FER2013 packed small (python -m helpers.pack --splits train public --out PACK; README "Other backends,
 # a GPU"); OUT: a new folder for the model (model.keras + model.json: the epoch chosen on PublicTest, float32,
 # what ships), its metadata (result.json), its per-epoch log (log.csv) and the checkpoint with the optimizer's
-# state (best.keras). Then that model is fine-tuned for 3 epochs on faces as the test sees them (mirror images
+# state (best.keras). Then that model is fine-tuned for 6 epochs on faces as the test sees them (mirror images
 # only; seconds on a GPU; $FER_FINETUNE_EPOCHS to change) into OUT/finetune/, whose model is the epoch PublicTest
 # prefers, the model as trained counting as epoch 0 (so it is never worse there). Copy OUT/finetune back
 # (OUT itself if the fine-tuning did not finish), then, where the original FER2013 files are:
@@ -45,4 +45,4 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"      # the helpers package, without installing it
 "$py" -m helpers.train --recipe gpu --data "$pack" --out "$out" "$@"
 "$py" -m helpers.finetune --model "$out/model.keras" --data "$pack" --out "$out/finetune" \
-    --epochs "${FER_FINETUNE_EPOCHS:-3}"
+    --epochs "${FER_FINETUNE_EPOCHS:-6}"

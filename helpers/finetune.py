@@ -12,7 +12,7 @@ recipe's class weights and label smoothing, the learning rate falling from ``lr`
 epoch kept is the best on PublicTest, the model as given counting as epoch 0 (so it never gets worse there);
 then its batch-norm statistics are recomputed if PublicTest agrees. PrivateTest is not read here.
 
-    python -m helpers.finetune --out runs/finetune [--model models/fer2013_cnn.keras] [--epochs 3] [--ship]
+    python -m helpers.finetune --out runs/finetune [--model models/fer2013_cnn.keras] [--epochs 6] [--ship]
 
 ``--ship`` then scores the result on every split and ships it if it beats the shipped model on PublicTest
 (``python -m helpers.train --ship-finished --out runs/finetune`` does the same later).
@@ -34,7 +34,7 @@ from helpers.backend import configure_device, keras
 from helpers.files import write_text
 
 MIRROR_ONLY = dict(rotation=0, shift=0, zoom=0, contrast=0, brightness=0)   # models.augmentation: flips only
-EPOCHS, LR = 3, 2e-4       # a tenth of the recipes' peak rate, falling to 0 along a cosine
+EPOCHS, LR = 6, 2e-4       # a tenth of the recipes' peak rate, falling to 0 along a cosine
 
 
 def rebuilt(model: keras.Model, recipe: dict, augment=None) -> keras.Model:
