@@ -10,7 +10,9 @@ weights too. The network is rebuilt from its recipe with a mirror as its only au
 augmentation mirrors too), its weights are copied in, and it trains for ``epochs`` epochs on Training with the
 recipe's class weights and label smoothing, the learning rate falling from ``lr`` to 0 along a cosine. The
 epoch kept is the best on PublicTest, the model as given counting as epoch 0 (so it never gets worse there);
-then its batch-norm statistics are recomputed if PublicTest agrees. PrivateTest is not read here.
+then its batch-norm statistics are recomputed if PublicTest agrees. PrivateTest is not read here. The result's
+metadata is the given model's, plus a ``finetune`` entry: every epoch's PublicTest accuracy, the command, and
+the model it started from (with the git commit, or the SHA-256, that finds that file again).
 
     python -m helpers.finetune --out runs/finetune [--model models/fer2013_cnn.keras] [--epochs 6] [--ship]
 
@@ -21,8 +23,10 @@ then its batch-norm statistics are recomputed if PublicTest agrees. PrivateTest 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -125,6 +129,29 @@ def portable(model_path: Path) -> str:
         return data.without_machine_paths(str(model_path))
 
 
+def committed_at(path: Path) -> str | None:
+    """The short hash of the last git commit that changed the file at ``path``, if git tracks it and it has not
+    changed since; else None (no git, no repository, an untracked or an edited file)."""
+    def git(*args):
+        return subprocess.run(["git", *args, "--", path.name], cwd=path.parent, capture_output=True, text=True)
+    try:
+        if git("diff", "--quiet", "HEAD").returncode != 0:
+            return None
+        return git("log", "-1", "--format=%h").stdout.strip() or None
+    except OSError:                                   # git is not installed
+        return None
+
+
+def described(model_path: Path) -> str:
+    """The model a fine-tuning started from, as its metadata records it: its :func:`portable` path and what finds
+    that very file again once it has been replaced (shipping the fine-tuned model overwrites the shipped one):
+    the git commit it was last committed at, or else the start of its SHA-256."""
+    commit = committed_at(model_path.resolve())
+    if commit:
+        return f"{portable(model_path)} as committed at git {commit}"
+    return f"{portable(model_path)} (sha256 {hashlib.sha256(model_path.read_bytes()).hexdigest()[:12]})"
+
+
 def command_line(args: argparse.Namespace) -> str:
     """The command as typed, less what depends on the machine (the data and output folders): what the model's
     metadata records, so that the fine-tuning can be reproduced."""
@@ -161,7 +188,7 @@ def main(argv=None) -> int:
         parser.error(f"the model's classes {classes} are not those of {ds.source}: {list(ds.classes)}")
     device = configure_device()
     best, done = finetune(model, meta["recipe"], ds, args.out, args.epochs, args.lr, seed=args.seed)
-    done.update(model=portable(model_path), hardware=device, command=command_line(args))
+    done.update(model=described(model_path), hardware=device, command=command_line(args))
     meta.update(finetune=done, scores=evaluate.split_scores(best, ds, ["public"]),
                 data=data.without_machine_paths(ds.source))
     write_text(args.out / "result.json", json.dumps({"labels": classes, **meta}, indent=2,

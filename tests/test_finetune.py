@@ -2,7 +2,10 @@
 the epoch chosen on PublicTest (never worse than the model given), the command's files, and shipping."""
 
 import dataclasses
+import hashlib
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -78,7 +81,8 @@ def test_the_command_writes_a_run_folder_that_ships_if_better(tiny, tmp_path, mo
     last_line = capsys.readouterr().out.strip().splitlines()[-1]    # names the PublicTest of the model written
     assert f"{result['scores']['public']['accuracy']:.2%}" in last_line and str(out / "model.keras") in last_line
     assert result["labels"] == list(tiny.classes) and set(result["scores"]) == {"public"}
-    assert len(result["finetune"]["public"]) == 2 and result["finetune"]["model"] == "model.keras"   # no machine path
+    assert len(result["finetune"]["public"]) == 2                  # the model it started from, no machine path:
+    assert result["finetune"]["model"] == f"model.keras (sha256 {hashlib.sha256(before).hexdigest()[:12]})"
     assert result["finetune"]["command"] == "python -m helpers.finetune --model model.keras --epochs 1 --lr 0.001"
     assert result["scores"]["public"]["accuracy"] >= result["finetune"]["public"][0]
     assert json.loads((out / "model.json").read_text())["finetune"] == result["finetune"]
@@ -95,3 +99,25 @@ def test_the_command_writes_a_run_folder_that_ships_if_better(tiny, tmp_path, mo
         with pytest.raises(SystemExit):
             finetune.main(["--model", str(given), *args])
         assert said in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_committed_model_is_named_by_its_commit_until_it_changes(tmp_path):
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"weights")
+    assert finetune.committed_at(model) is None                   # not a repository
+    git("init", "-q")
+    assert finetune.committed_at(model) is None                   # untracked
+    git("add", "m.keras")
+    git("commit", "-qm", "a model")
+    (tmp_path / "other").write_text("x")
+    git("add", "other")
+    git("commit", "-qm", "something else")
+    first = git("log", "--format=%h", "--reverse").splitlines()[0]
+    assert finetune.committed_at(model) == first                  # the commit that last changed it
+    model.write_bytes(b"weights, fine-tuned")
+    assert finetune.committed_at(model) is None                   # changed since
+    assert finetune.described(model).endswith(f"(sha256 {hashlib.sha256(b'weights, fine-tuned').hexdigest()[:12]})")
