@@ -3,13 +3,13 @@
 #
 #   bash gpu/run.sh PACK OUT [more options of python -m helpers.train]
 #
-# PACK: FER2013 packed small (python -m helpers.pack --splits train public --out PACK; README "Other backends,
-# a GPU"); OUT: a new folder for the model (model.keras + model.json: the epoch chosen on PublicTest, float32,
-# what ships), its metadata (result.json), its per-epoch log (log.csv) and the checkpoint with the optimizer's
-# state (best.keras). Then that model is fine-tuned for 6 epochs on faces as the test sees them (mirror images
-# only; seconds on a GPU; $FER_FINETUNE_EPOCHS to change) into OUT/finetune/, whose model is the epoch PublicTest
-# prefers, the model as trained counting as epoch 0 (so it is never worse there). Copy OUT/finetune back
-# (OUT itself if the fine-tuning did not finish), then, where the original FER2013 files are:
+# PACK: FER2013 packed small (python -m helpers.pack --splits train public --out PACK; docs/commands.md,
+# "Other backends and a GPU"); OUT: a new folder for the model (model.keras + model.json: the epoch chosen on
+# PublicTest, float32, what ships), its metadata (result.json), its per-epoch log (log.csv) and the checkpoint
+# with the optimizer's state (best.keras). Then that model is fine-tuned for 6 epochs on faces as the test sees
+# them (mirror images only; seconds on a GPU; $FER_FINETUNE_EPOCHS to change) into OUT/finetune/, whose model is
+# the epoch PublicTest prefers, the model as trained counting as epoch 0 (so it is never worse there). Copy
+# OUT/finetune back (OUT itself if the fine-tuning did not finish), then, where the original FER2013 files are:
 #   python -m helpers.train --ship-finished --out OUT/finetune
 # scores it on them, PrivateTest included, and ships it if it beats the shipped model on PublicTest.
 # What the machine lacks (Keras and two small dependencies) is installed from gpu/wheels/ ($FER_WHEELS if set; bash

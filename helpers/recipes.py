@@ -3,7 +3,7 @@
     python -m helpers.train [--recipe cpu_wide_ema] [--minutes 150] [--out DIR] [--ship] [--devices auto]
 
 On several GPUs it trains data-parallel by itself; on several machines, start the same command on each with
-``TF_CONFIG`` naming them all (README, "Several GPUs or machines"; :mod:`helpers.distribute`).
+``TF_CONFIG`` naming them all (docs/commands.md, "Several GPUs or machines"; :mod:`helpers.distribute`).
 
 A recipe is a model name and the settings of :func:`helpers.train.fit`. Training to fit, PublicTest to
 select; PrivateTest is evaluated once at the end. After training, the batch-norm statistics are recomputed

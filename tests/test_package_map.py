@@ -1,4 +1,4 @@
-"""The maps of the helpers package a reader is given (its docstring, the README's list) name every module,
+"""The maps of the helpers package a reader is given (its docstring, docs/design.md's list) name every module,
 and every module says what it is for."""
 
 import ast
@@ -16,10 +16,10 @@ def test_the_package_docstring_lists_every_module():
     assert listed - set(MODULES) == set(), "helpers/__init__.py lists a module that is gone"
 
 
-def test_the_readme_names_every_module():
-    readme = (project_root() / "README.md").read_text()
-    listing = re.search(r"one module per job \(([^)]*)\)", readme)
-    assert listing, "README: the sentence listing the helpers modules ('one module per job (...)') is gone"
+def test_the_design_notes_name_every_module():
+    design = (project_root() / "docs" / "design.md").read_text()
+    listing = re.search(r"a test keeps that list whole\):([^.]*)\.", design)
+    assert listing, "docs/design.md: the sentence listing the helpers modules ('... keeps that list whole): ...') is gone"
     assert set(re.findall(r"`(\w+)`", listing.group(1))) == set(MODULES)
 
 
