@@ -122,11 +122,12 @@ def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True)
 
     GPU: mixed precision (``mixed_bfloat16`` where the GPU has bfloat16 units, which needs no loss scaling;
     ``mixed_float16`` on older GPUs) and XLA where the backend compiles well (TensorFlow: left to Keras; JAX
-    always compiles; torch: off). CPU: XLA off for TensorFlow (``jit_compile=False`` trained 2x faster here), on
-    for JAX
-    and ``mixed_bfloat16`` when the CPU has bfloat16 units (AMX or AVX512-BF16; measured with
-    ``benchmarks/train_throughput.py``: about 2x for the VGG-style CNNs with AMX, 1.13x for ``wide_cnn`` and
-    no loss for ``compact_cnn`` with AVX512-BF16 alone). ``mixed_precision=False`` forces float32.
+    always compiles; torch: off). CPU: XLA off for TensorFlow, as Keras itself decides on a CPU (the recipes'
+    augmentation layers cannot be compiled there anyway, and the quick CNN, which has none, trained 3x slower
+    compiled: ``benchmarks/train_throughput.py --no-augment``), on for JAX; and ``mixed_bfloat16`` when the
+    CPU has bfloat16 units (AMX or AVX512-BF16; measured with ``benchmarks/train_throughput.py``: about 2x for
+    the VGG-style CNNs with AMX, 1.13x for ``wide_cnn`` and no loss for ``compact_cnn`` with AVX512-BF16
+    alone; without such units bfloat16 is emulated, 10x slower). ``mixed_precision=False`` forces float32.
     Returns ``{'device', 'policy', 'jit_compile', 'cpu', 'backend'}``; pass ``jit_compile`` to ``model.compile``.
     """
     backend = keras.backend.backend()
