@@ -190,14 +190,28 @@ def kernel_stderr_to(log_path: Path):
 
 
 def machine() -> str:
-    """The processor and the cores this process may use, e.g. ``'Intel(R) Xeon(R) Processor, 2 cores'``."""
+    """The processor, the cores this process may use and its widest vector units, e.g. ``'AMD EPYC, 2 cores,
+    AVX2'``: one processor name covers machines that train several times faster or slower than each other
+    (bfloat16 units or none), so wall times name the units too."""
     try:
-        name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        name = platform.processor() or platform.machine()
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
+    except OSError:
+        info = {}
+    info = {key.strip(): value.strip() for key, value in info.items()}      # the last processor's lines
+    name = info.get("model name") or platform.processor() or platform.machine()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{name}, {cores} cores"
+    units = vector_units(set(info.get("flags", "").split()))
+    return f"{name}, {cores} cores" + (f", {units}" if units else "")
+
+
+def vector_units(flags: set) -> str:
+    """The widest vector units among a CPU's ``flags`` (as /proc/cpuinfo lists them), by what they do for
+    training here: ``'AMX'``, ``'AVX-512 + bfloat16'``, ``'AVX-512'``, ``'AVX2'``, or ``''``."""
+    for flag, units in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 + bfloat16"), ("avx512f", "AVX-512"),
+                        ("avx2", "AVX2")):
+        if flag in flags:
+            return units
+    return ""
 
 
 def resume_command(args, out_dir: Path) -> str:
