@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from helpers.backend import keras
+from helpers.backend import compilable, keras
 
 layers = keras.layers
 
@@ -176,7 +176,7 @@ def build(name: str, **kwargs) -> keras.Model:
     builders = {**ZOO, "mobilenet_v2": mobilenet_v2_from_scratch}
     if name not in builders:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(builders)}")
-    return builders[name](**kwargs)
+    return compilable(builders[name](**kwargs))
 
 
 def as_float32(model: keras.Model) -> keras.Model:

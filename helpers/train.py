@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import balance, distribute, models, stream
-from helpers.backend import keras
+from helpers.backend import compilable, keras
 from helpers.data import Dataset
 from helpers.files import write_text
 
@@ -358,7 +358,7 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     ema = ema_for_run(ema, steps=math.ceil(len(y_train) / batch_size) * epochs if epochs and not minutes else None,
                       verbose=verbose)
     with plan.scope():
-        work = plan.adopt(model)                  # on several devices: a copy whose variables are on all
+        work = compilable(plan.adopt(model))      # on several devices: a copy whose variables are on all
         work.compile(optimizer=make_optimizer(optimizer, lr, ema, weight_decay),
                      loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
                      metrics=["accuracy", *macro_scores(len(ds.classes))], jit_compile=jit_compile)
