@@ -168,8 +168,8 @@ def compilable(model):
     operation: the GPU recipe's first run (thesis_cnn, an NVIDIA H200, JAX) took 979 ms a step, where the same
     network's steps took 2-4 ms compiled. TensorFlow stays as it is (its image ops cannot be compiled), and
     torch does not compile (:func:`configure_device`). :func:`helpers.models.build` and
-    :func:`helpers.train.fit` call it; a model loaded and compiled by ``keras.models.load_model`` predicts
-    uncompiled under JAX, correctly but slower."""
+    :func:`helpers.train.fit` call it. A model from ``keras.models.load_model(path, compile=False)`` can be
+    passed through it before it predicts; one loaded compiled predicts uncompiled under JAX (correct, slower)."""
     if keras.backend.backend() == "jax":
         for layer in model._flatten_layers():
             if isinstance(layer, _MARKED_NOT_COMPILABLE):

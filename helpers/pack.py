@@ -56,10 +56,18 @@ def _decode(blob: np.ndarray, n: int, shape: tuple) -> np.ndarray | None:
 
 def write(ds: Dataset, path: str | Path, quality: int = 95, splits=SPLITS) -> dict:
     """Write ``ds`` (only the images of ``splits``) to ``path`` as one pack; returns
-    ``{'images', 'bytes', 'bytes_per_image', 'quality'}``."""
+    ``{'images', 'bytes', 'bytes_per_image', 'quality', 'dropped_train_leaks'}``.
+
+    Training images that are pixel-identical to a test image are left out (:func:`helpers.audit.train_test_leaks`),
+    whether or not that test split is packed: a pack of Training + PublicTest must not teach a model PrivateTest's
+    faces, which its scores are later measured on (the first GPU run, 2026-11-29, trained on a pack that still
+    held 352 such faces: ``docs/experiments.md``)."""
+    from helpers import audit                     # (not at the top: helpers.data, which audit uses, reads packs)
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be 1-100 (JPEG), got {quality}")
+    leaks = audit.train_test_leaks(ds)
     keep = np.isin(ds.splits, list(splits))
+    keep[leaks] = False
     if not keep.any():
         raise ValueError(f"no images in splits {list(splits)}; the dataset has {sorted(set(ds.splits))}")
     images = ds.images[keep]
@@ -74,7 +82,8 @@ def write(ds: Dataset, path: str | Path, quality: int = 95, splits=SPLITS) -> di
                 paths=np.frombuffer("\n".join(ds.paths[keep]).encode(), np.uint8),     # 1 byte a character
                 source=ds.source, quality=quality, shape=np.array(ds.images.shape[1:]))
     size = Path(path).stat().st_size
-    return {"images": int(keep.sum()), "bytes": size, "bytes_per_image": size / keep.sum(), "quality": quality}
+    return {"images": int(keep.sum()), "bytes": size, "bytes_per_image": size / keep.sum(), "quality": quality,
+            "dropped_train_leaks": len(leaks)}
 
 
 def is_pack(path: str | Path) -> bool:
@@ -143,7 +152,8 @@ def main(argv=None) -> int:
         return 2
     stats = write(ds, args.out, args.quality, args.splits)
     print(f"{args.out}: {stats['images']} faces of {ds.source} ({', '.join(args.splits)}), JPEG quality "
-          f"{stats['quality']}: {stats['bytes'] / 1e6:.1f} MB ({stats['bytes_per_image']:.0f} bytes a face)")
+          f"{stats['quality']}: {stats['bytes'] / 1e6:.1f} MB ({stats['bytes_per_image']:.0f} bytes a face); "
+          f"{stats['dropped_train_leaks']} Training faces left out, pixel-identical to a test face")
     return 0
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers import audit, batchnorm, data, distribute, ensemble, evaluate, models, pack, shipped, train
-from helpers.backend import configure_device, keras
+from helpers.backend import compilable, configure_device, keras
 from helpers.files import write_text
 
 DEFAULT_SEED = 42          # the shipped model's
@@ -142,7 +142,8 @@ def main(argv=None) -> int:
     model = models.build(recipe["model"], input_shape=ds.images.shape[1:], n_classes=len(ds.classes),
                          augment=augment, **shape)
     try:
-        train.fit(model, ds, out, jit_compile=device["jit_compile"], devices=devices, seed=args.seed, **fit_args)
+        fitted = train.fit(model, ds, out, jit_compile=device["jit_compile"], devices=devices, seed=args.seed,
+                           **fit_args)
     except KeyboardInterrupt:
         again = " ".join(["python -m helpers.train", *(argv if argv is not None else sys.argv[1:])])
         print(f"\nInterrupted: {train.backed_up_epochs(out)} epoch(s) are finished and backed up in {out}. "
@@ -162,7 +163,8 @@ def main(argv=None) -> int:
     meta = {"recipe": {"name": args.recipe, **settings}, "seed": args.seed, "epochs_run": len(log.get("epoch", [])),
             "best_epoch": int(np.argmax(log["val_accuracy"])) + 1 if log.get("val_accuracy") else None,
             "train_wall_minutes": round(seconds / 60, 1), "train_images_per_s": round(images_per_s),
-            "hardware": {**device, "replicas": plan.replicas, "workers": plan.workers},
+            "hardware": {**device, "compiled": fitted["compiled"], "replicas": plan.replicas,
+                         "workers": plan.workers},
             "data": data.without_machine_paths(ds.source), "dropped_train_leaks": n_leaks,
             "batch_norm": refreshed, "scores": report, "keras": keras.__version__,
             "command": command_line(args)}
@@ -190,7 +192,7 @@ def ship_finished(out: Path, data_path=None, force: bool = False) -> int:
     if (out / "model.keras").exists():
         model, _ = shipped.load(out / "model.keras")
     else:                                         # a run from before model.keras was written: its checkpoint
-        model = keras.models.load_model(out / "best.keras", compile=False)
+        model = compilable(keras.models.load_model(out / "best.keras", compile=False))
     ds, _ = audit.without_train_leaks(data.load(data_path))
     if list(ds.classes) != classes:
         raise SystemExit(f"the run's classes {classes} are not those of {ds.source}: {list(ds.classes)}")

@@ -329,7 +329,8 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     ``batch_size`` is **per replica**: the global batch is ``batch_size * replicas``, and ``lr`` grows with it,
     times the number of replicas for SGD, times its square root for Adam/NAdam
     (:func:`helpers.distribute.scaled`). On one device nothing changes. Worker 0 writes ``out_dir``.
-    Returns the per-epoch log of the whole run (:func:`read_log`, across resumes) with its ``seconds``.
+    Returns the per-epoch log of the whole run (:func:`read_log`, across resumes) with its ``seconds``, and
+    ``compiled``: whether Keras compiled the training step (XLA), which ``jit_compile="auto"`` leaves to it.
     """
     plan = distribute.plan(devices)
     out = plan.out_dir(out_dir)
@@ -405,6 +406,7 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
         model.set_weights(work.get_weights())
     result = read_log(out)                        # every epoch of the run, across resumes
     result["seconds"] = sum(result.get("epoch_seconds", []))
+    result["compiled"] = bool(work.jit_compile)   # what Keras did with jit_compile (see backend.compilable)
     write_text(out / "history.json", json.dumps(result, indent=1))
     return result
 

@@ -47,6 +47,7 @@ def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_h
     assert set(result["scores"]) == {"public"}                               # evaluated on what it had
     assert {"accuracy", "accuracy_shift_tta"} <= set(result["scores"]["public"])
     assert result["hardware"]["backend"] == "jax"
+    assert result["hardware"]["compiled"] is True      # augmentation and all: uncompiled, a GPU idles (backend.py)
     assert result["batch_norm"]["layers"] == 9 and result["batch_norm"]["faces"] > 0   # recomputed under JAX
     # what comes back from the GPU machine: the selected network alone (float32, no optimizer state), which is
     # what would ship, with its metadata; the checkpoint also holds the optimizer's momentum and weight average

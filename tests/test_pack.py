@@ -23,6 +23,16 @@ def test_a_kaggle_folder_packs_and_loads_back(kaggle_folders, tmp_path):
     assert packed.source.startswith(original.source) and "JPEG quality 95" in packed.source
 
 
+def test_training_faces_that_are_test_faces_are_left_out_even_if_that_test_split_is_not_packed(tmp_path):
+    ds = demo.make_dataset(per_class=20, seed=3)
+    train, private = np.flatnonzero(ds.splits == "train"), np.flatnonzero(ds.splits == "private")
+    ds.images[train[:3]] = ds.images[private[:3]]                    # three PrivateTest faces, also in Training
+    stats = pack.write(ds, tmp_path / "tp.npz", splits=("train", "public"))
+    back = data.load(tmp_path / "tp.npz", verbose=False)
+    assert stats["dropped_train_leaks"] == 3 and (back.splits == "train").sum() == len(train) - 3
+    assert not set(back.paths) & set(ds.paths[train[:3]])
+
+
 def test_quality_trades_size_for_fidelity(tmp_path):
     ds = demo.make_dataset(per_class=20, seed=1)
     sizes, errors = {}, {}
