@@ -2,9 +2,9 @@
 
     FER_DATA=/path/to/fer2013 python benchmarks/leaked_faces.py MODEL.keras [MODEL.keras ...]
 
-352 of FER2013's 3,589 PrivateTest faces are pixel-identical to a Training face (``helpers.audit``). Every
-run here drops those Training copies, except one trained on a pack made before ``helpers.pack`` dropped them
-too. For each model, printed: its PrivateTest accuracy (no TTA, flip TTA) on all faces, on the faces with a
+288 of FER2013's 3,589 PrivateTest faces are pixel-identical to a Training face (352 Training images are
+such copies; ``helpers.audit``). Every run here drops those Training copies, except the first GPU runs, trained
+on a pack made before ``helpers.pack`` dropped them too. For each model, printed: its PrivateTest accuracy (no TTA, flip TTA) on all faces, on the faces with a
 copy in Training and on the rest. A model that never saw the copies scores about the same on both parts; one
 that learnt them scores higher on the copied part, and only "the rest" compares it fairly with the others.
 """

@@ -60,8 +60,8 @@ def write(ds: Dataset, path: str | Path, quality: int = 95, splits=SPLITS) -> di
 
     Training images that are pixel-identical to a test image are left out (:func:`helpers.audit.train_test_leaks`),
     whether or not that test split is packed: a pack of Training + PublicTest must not teach a model PrivateTest's
-    faces, which its scores are later measured on (the first GPU run, 2026-11-29, trained on a pack that still
-    held 352 such faces: ``docs/experiments.md``)."""
+    faces, which its scores are later measured on (the first GPU runs, 2026-11-29, trained on a pack that still
+    held 352 copies of 288 PrivateTest faces: ``docs/experiments.md``)."""
     from helpers import audit                     # (not at the top: helpers.data, which audit uses, reads packs)
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be 1-100 (JPEG), got {quality}")
