@@ -31,6 +31,7 @@ The notebooks tell the story; this package does the work. Modules are named for 
 - ``helpers.notebook`` what the modelling notebooks do first: run size, their data, the CNN they study
 - ``helpers.record``   the metrics JSON and figures each notebook writes for the runner
 - ``helpers.files``    outputs written atomically
+- ``helpers.machine``  this computer's processor, cores and vector units, read without Keras
 - ``helpers.run``      ``python -m helpers.run``: execute every notebook with papermill
 - ``helpers.publish``  ``python -m helpers.publish RUN``: executed notebooks as Markdown under docs/
 - ``helpers.student``  ``python -m helpers.student``: the notebooks without their solutions

@@ -21,9 +21,10 @@ import platform
 import re
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
+
+from helpers import machine
 
 #: Start-up lines of TensorFlow/XLA that say nothing is wrong (matched anywhere in the line).
 NOISE = re.compile("|".join([
@@ -90,15 +91,6 @@ if keras.backend.backend() == "tensorflow":
 # Device settings
 # ----------------------------------------------------------------------------------------------------------
 
-def _cpu_flags() -> set:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    line = next((ln for ln in text.splitlines() if ln.startswith("flags")), "")
-    return set(line.split(":", 1)[-1].split())
-
-
 def _accelerators() -> list:
     """The GPUs the backend can use (empty on a CPU-only machine)."""
     name = keras.backend.backend()
@@ -132,21 +124,20 @@ def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True)
     """
     backend = keras.backend.backend()
     gpus = _accelerators()
-    flags = _cpu_flags()
     if gpus:
         device, jit = f"GPU x{len(gpus)}", ("auto" if backend != "torch" else False)
         policy = "mixed_bfloat16" if _gpu_has_bfloat16(backend) else "mixed_float16"
     else:
-        device = f"CPU ({platform.processor() or platform.machine()}, {_cpu_count()} cores)"
+        device = f"CPU ({platform.processor() or platform.machine()}, {machine.cores()} cores)"
         jit = "auto" if backend == "jax" else False       # JAX without its compiler runs op by op: far slower
-        policy = "mixed_bfloat16" if flags & {"amx_bf16", "avx512_bf16"} else "float32"
+        policy = "mixed_bfloat16" if machine.has_bfloat16_units() else "float32"
     if mixed_precision is False or mixed_precision == "float32":
         policy = "float32"
     elif isinstance(mixed_precision, str) and mixed_precision != "auto":
         policy = mixed_precision
     keras.mixed_precision.set_global_policy(policy)
     info = {"device": device, "policy": policy, "jit_compile": jit, "backend": backend,
-            "cpu": "AMX" if "amx_bf16" in flags else ("AVX512" if "avx512f" in flags else "x86/other")}
+            "cpu": machine.vector_units() or platform.machine()}
     if verbose:
         print(f"Training on {device} with Keras' {backend} backend; precision policy {policy}; jit_compile={jit}")
     return info
@@ -215,10 +206,6 @@ def input_gradient(score, x) -> np.ndarray:
         score(t).sum().backward()
         return t.grad.detach().cpu().numpy()
     raise NotImplementedError(f"input_gradient: Keras backend {backend!r} is not supported")
-
-
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 __all__ = ["keras", "configure_device", "input_gradient", "quiet_stderr", "keep", "NOISE"]

@@ -21,14 +21,13 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import re
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
-from helpers import FERDataError
+from helpers import FERDataError, machine
 from helpers.data import find_data, project_root
 from helpers.files import write_text
 
@@ -189,31 +188,6 @@ def kernel_stderr_to(log_path: Path):
         sys.stderr = terminal
 
 
-def machine() -> str:
-    """The processor, the cores this process may use and its widest vector units, e.g. ``'AMD EPYC, 2 cores,
-    AVX2'``: one processor name covers machines that train several times faster or slower than each other
-    (bfloat16 units or none), so wall times name the units too."""
-    try:
-        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
-    except OSError:
-        info = {}
-    info = {key.strip(): value.strip() for key, value in info.items()}      # the last processor's lines
-    name = info.get("model name") or platform.processor() or platform.machine()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    units = vector_units(set(info.get("flags", "").split()))
-    return f"{name}, {cores} cores" + (f", {units}" if units else "")
-
-
-def vector_units(flags: set) -> str:
-    """The widest vector units among a CPU's ``flags`` (as /proc/cpuinfo lists them), by what they do for
-    training here: ``'AMX'``, ``'AVX-512 + bfloat16'``, ``'AVX-512'``, ``'AVX2'``, or ``''``."""
-    for flag, units in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 + bfloat16"), ("avx512f", "AVX-512"),
-                        ("avx2", "AVX2")):
-        if flag in flags:
-            return units
-    return ""
-
-
 def resume_command(args, out_dir: Path) -> str:
     """The command that goes on with this run: the same options, ``--out`` this run's folder, ``--resume``."""
     words = ["python -m helpers.run"]
@@ -281,7 +255,7 @@ def main(argv=None) -> int:
     if demo:
         print(DEMO_BANNER)
     summary = {"started": datetime.now().isoformat(timespec="seconds"), "fast": bool(args.fast) or demo,
-               "demo": demo, "data": "demo" if demo else str(found), "machine": machine(),
+               "demo": demo, "data": "demo" if demo else str(found), "machine": machine.describe(),
                "python": sys.version.split()[0], "notebooks": []}
     status = 0
     log_path = out_dir / "runner.log"

@@ -115,14 +115,3 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes_the_run(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert [(nb["name"], nb["status"]) for nb in summary["notebooks"]] == [("01_data_and_balancing", "ok")]
-
-
-def test_the_machine_named_with_run_times_says_which_vector_units_it_has():
-    """One processor name ('AMD EPYC') covers machines that train several times faster than each other:
-    with bfloat16 units or without. The widest units win; a CPU with none of these says nothing more."""
-    assert run.vector_units({"sse4_2", "avx2", "avx512f", "avx512_bf16", "amx_bf16"}) == "AMX"
-    assert run.vector_units({"avx2", "avx512f", "avx512_bf16"}) == "AVX-512 + bfloat16"
-    assert run.vector_units({"avx2", "avx512f"}) == "AVX-512"
-    assert run.vector_units({"sse4_2", "avx2"}) == "AVX2"
-    assert run.vector_units({"neon"}) == ""
-    assert re.fullmatch(r".+, \d+ cores(, (AMX|AVX-512 \+ bfloat16|AVX-512|AVX2))?", run.machine())

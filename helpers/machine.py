@@ -1,0 +1,55 @@
+"""This computer's processor, read without importing Keras: its name, the cores this process may use and its
+widest vector units. The notebooks' runner names the machine with its run times (:mod:`helpers.run`), and the
+device settings choose the precision by the vector units (:func:`helpers.backend.configure_device`).
+
+One processor name covers machines that train several times faster or slower than each other (with bfloat16
+units or without), so both say which units there are.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def cpu_info() -> dict:
+    """The fields /proc/cpuinfo gives for this machine's last processor (empty where there is no such file)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return {}
+    return {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in lines if ":" in line)}
+
+
+def cpu_flags() -> set:
+    """The processor's feature flags (``avx2``, ``avx512_bf16``, ``amx_bf16``, ...)."""
+    return set(cpu_info().get("flags", "").split())
+
+
+def cores() -> int:
+    """How many cores this process may use (fewer than the machine has in a container or under ``taskset``)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def vector_units(flags: set | None = None) -> str:
+    """The widest vector units among a CPU's ``flags`` (default: this one's), by what they do for training
+    here: ``'AMX'``, ``'AVX-512 + bfloat16'``, ``'AVX-512'``, ``'AVX2'``, or ``''``."""
+    flags = cpu_flags() if flags is None else flags
+    for flag, units in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 + bfloat16"), ("avx512f", "AVX-512"),
+                        ("avx2", "AVX2")):
+        if flag in flags:
+            return units
+    return ""
+
+
+def has_bfloat16_units(flags: set | None = None) -> bool:
+    """Whether the CPU computes bfloat16 natively (AMX or AVX512-BF16); elsewhere bfloat16 is emulated, slowly."""
+    return vector_units(flags) in ("AMX", "AVX-512 + bfloat16")
+
+
+def describe() -> str:
+    """The processor, its cores and its vector units, e.g. ``'AMD EPYC 9B14, 2 cores, AVX2'``."""
+    name = cpu_info().get("model name") or platform.processor() or platform.machine()
+    units = vector_units()
+    return f"{name}, {cores()} cores" + (f", {units}" if units else "")
