@@ -9,8 +9,9 @@ labels, class names, splits and origins, in one ``.npz`` file that ``data.load``
 
 FER2013's 35,887 decoded faces are 82.7 MB and lossless compression gets them only to ~65 MB. Its files are
 themselves JPEGs, though, and encoding their pixels again at quality 95 loses almost nothing: Training and
-PublicTest pack into 42.0 MB with a mean error of 0.09 grey levels (``benchmarks/pack_cost.py``). The numbers
-this project reports still come from the original files; a pack is for training where they are not.
+PublicTest pack into 42.0 MB with a mean error of 0.09 grey levels (``benchmarks/pack_cost.py``; 41.0 MB since
+the pack leaves out Training's copies of test faces). The numbers this project reports still come from the
+original files; a pack is for training where they are not.
 """
 
 from __future__ import annotations
