@@ -10,7 +10,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from helpers.data import Dataset
+from helpers.dataset import Dataset
 
 
 def image_hashes(images: np.ndarray) -> np.ndarray:

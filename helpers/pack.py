@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from helpers import FERDataError
+from helpers import FERDataError, audit
 from helpers.dataset import SPLITS, Dataset, to_uint8
 from helpers.files import atomic_path
 
@@ -63,7 +63,6 @@ def write(ds: Dataset, path: str | Path, quality: int = 95, splits=SPLITS) -> di
     whether or not that test split is packed: a pack of Training + PublicTest must not teach a model PrivateTest's
     faces, which its scores are later measured on (the first GPU runs, 2026-11-29, trained on a pack that still
     held 352 copies of 288 PrivateTest faces: ``docs/experiments.md``)."""
-    from helpers import audit                     # (not at the top: helpers.data, which audit uses, reads packs)
     if not 1 <= quality <= 100:
         raise ValueError(f"quality must be 1-100 (JPEG), got {quality}")
     leaks = audit.train_test_leaks(ds)
