@@ -47,7 +47,9 @@ def _in_order(model: keras.Model):
 def _probes(model: keras.Model, feed=None):
     """``(layer, probe)`` for every batch-norm layer of ``model`` in the order data flows through them, nested
     models included; ``probe(images)`` returns the layer's input in inference mode, computed when called (so with
-    the statistics already recomputed for the layers before it)."""
+    the statistics already recomputed for the layers before it). Each probe is a model of its own that predicts
+    compiled (``predict_on_batch``): called eagerly instead, under JAX every operation is a call of its own, which
+    on a GPU is the slow path (the GPU recipe's first run spent 37 s here on 5,000 faces, 2026-11-29)."""
     feed = feed or (lambda x: x)
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -55,12 +57,12 @@ def _probes(model: keras.Model, feed=None):
                 raise ValueError(f"batch-norm layer {layer.name!r} normalises axis {layer.axis}; only the last "
                                  f"(channels) axis is supported")
             to_layer = keras.Model(model.input, layer.input)
-            yield layer, (lambda x, f=feed, p=to_layer: p(f(x), training=False))
+            yield layer, (lambda x, f=feed, p=to_layer: p.predict_on_batch(f(x)))
         elif isinstance(layer, keras.Model) and next(_in_order(layer), None) is not None:
             # a nested model (MobileNetV2's base), fed with what it is given in `model` (its .input is its own)
             fed_by = layer._inbound_nodes[-1].input_tensors[0]
             to_nested = keras.Model(model.input, fed_by)
-            yield from _probes(layer, lambda x, f=feed, p=to_nested: p(f(x), training=False))
+            yield from _probes(layer, lambda x, f=feed, p=to_nested: p.predict_on_batch(f(x)))
 
 
 def recompute(model: keras.Model, images: np.ndarray, n: int | None = 5000, batch_size: int = 128,
@@ -70,7 +72,9 @@ def recompute(model: keras.Model, images: np.ndarray, n: int | None = 5000, batc
     Changes ``model`` in place; returns how many layers were recomputed.
 
     Each layer's inputs take a pass through every layer before it, so the time grows with the square of the
-    depth: on a 2-core CPU, 71 s for ``wide_cnn``'s 9 layers and 418 s for MobileNetV2's 52 (5,000 faces).
+    depth: on a 2-core CPU, 71 s for ``wide_cnn``'s 9 layers and 418 s for MobileNetV2's 52 (5,000 faces,
+    TensorFlow, the probes then called eagerly). Compiled, under JAX on a 2-core AVX2 AMD EPYC: 46-48 s against
+    80-88 s eagerly for ``wide_cnn`` on 2,000 faces (TensorFlow there: 38-59 s against 52-55 s; 2026-11-30).
     Updating every layer at once and repeating until nothing moves is no shortcut: a layer is exact only once
     the layers before it are, and the ones after swing widely until then (measured on the shipped model)."""
     if n is not None and n < len(images):
