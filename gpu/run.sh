@@ -22,6 +22,8 @@ out=${2:?usage: bash gpu/run.sh PACK OUT [options]}
 shift 2
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python3}
+# Where the call's minutes go (a lent GPU's are few): the time since the start, at each stage
+clock() { printf '[gpu/run.sh %d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 if [ -z "${KERAS_BACKEND:-}" ]; then
     for candidate in jax torch tensorflow; do
@@ -43,6 +45,9 @@ fi
 echo "Python $("$py" -c 'import sys; print(sys.version.split()[0])'), Keras backend ${KERAS_BACKEND:-none}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"      # the helpers package, without installing it
+clock "training: helpers.train --recipe gpu"
 "$py" -m helpers.train --recipe gpu --data "$pack" --out "$out" "$@"
+clock "trained, batch-norm statistics refreshed, PublicTest scored; fine-tuning: helpers.finetune"
 "$py" -m helpers.finetune --model "$out/model.keras" --data "$pack" --out "$out/finetune" \
     --epochs "${FER_FINETUNE_EPOCHS:-6}"
+clock "fine-tuned: done"

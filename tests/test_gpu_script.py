@@ -5,6 +5,7 @@ what comes back, scored and shipped here (python -m helpers.train --ship-finishe
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -41,6 +42,9 @@ def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_h
     site = next(tmp_path.glob("fer-keras.*"))                       # installed beside the machine's Python
     assert f"installed from {tmp_path / 'wheels'}/ into {site}" in proc.stdout and (site / "keras").is_dir()
     assert "Keras backend jax" in proc.stdout and "images/s" in proc.stdout
+    clocks = re.findall(r"^\[gpu/run.sh (\d+):(\d\d)\] (\w+)", proc.stdout, re.M)     # where the minutes go
+    assert [stage for *_, stage in clocks] == ["training", "trained", "fine"]
+    assert [int(m) * 60 + int(s) for m, s, _ in clocks] == sorted(int(m) * 60 + int(s) for m, s, _ in clocks)
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["recipe"]["name"] == "gpu" and result["recipe"]["model"] == "thesis_cnn"
     assert result["epochs_run"] == 1 and result["train_images_per_s"] > 0
