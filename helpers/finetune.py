@@ -8,7 +8,8 @@ finished network has been fitted to faces a little unlike the ones it will judge
 preprocessing for that reason; :mod:`helpers.batchnorm` fixes the batch-norm statistics alone, this fixes the
 weights too. The network is rebuilt from its recipe with a mirror as its only augmentation (test-time
 augmentation mirrors too), its weights are copied in, and it trains for ``epochs`` epochs on Training with the
-recipe's class weights and label smoothing, the learning rate falling from ``lr`` to 0 along a cosine. The
+recipe's optimizer, weight decay, class weights and label smoothing, the learning rate falling from ``lr`` (a
+tenth of the recipe's peak unless given) to 0 along a cosine. The
 epoch kept is the best on PublicTest, the model as given counting as epoch 0 (so it never gets worse there);
 then its batch-norm statistics are recomputed if PublicTest agrees. PrivateTest is not read here. The result's
 metadata is the given model's, plus a ``finetune`` entry: every epoch's PublicTest accuracy, the command, and
@@ -38,7 +39,23 @@ from helpers.backend import configure_device, keras
 from helpers.files import write_text
 
 MIRROR_ONLY = dict(rotation=0, shift=0, zoom=0, contrast=0, brightness=0)   # models.augmentation: flips only
-EPOCHS, LR = 6, 2e-4       # a tenth of the recipes' peak rate, falling to 0 along a cosine
+EPOCHS = 6
+LR_SHARE = 0.1             # the rate starts at a tenth of the recipe's peak (NAdam's 2e-3: 2e-4), falls to 0
+
+
+def start_rate(recipe: dict) -> float:
+    """The fine-tuning's first learning rate for a network trained with ``recipe``: a tenth of the recipe's
+    peak, for the recipe's own optimizer (a rate suits one optimizer only: NAdam's step is about the rate
+    itself, whatever the gradient; SGD's is the rate times the gradient, which is why the GPU recipe's SGD
+    peaks at 0.05 where the CPU recipes' NAdam peaks at 2e-3)."""
+    return LR_SHARE * recipe.get("lr", 2e-3)
+
+
+def optimizer_for(recipe: dict, lr: float, steps: int) -> keras.optimizers.Optimizer:
+    """The recipe's optimizer and weight decay (:func:`helpers.train.make_optimizer`; NAdam if it names none),
+    the rate falling from ``lr`` to 0 along a cosine over ``steps``; no weight average (the epochs are few)."""
+    return train.make_optimizer(recipe.get("optimizer", "nadam"), keras.optimizers.schedules.CosineDecay(lr, steps),
+                                weight_decay=recipe.get("weight_decay", 0.0))
 
 
 def rebuilt(model: keras.Model, recipe: dict, augment=None) -> keras.Model:
@@ -63,9 +80,11 @@ def rebuilt(model: keras.Model, recipe: dict, augment=None) -> keras.Model:
     return new
 
 
-def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: int = EPOCHS, lr: float = LR,
-             batch_size: int = 128, seed: int = 0, verbose: int = 2) -> tuple[keras.Model, dict]:
-    """Fine-tune ``model`` (trained with ``recipe``) on ``ds``'s train split as the module says; returns the
+def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: int = EPOCHS,
+             lr: float | None = None, batch_size: int = 128, seed: int = 0,
+             verbose: int = 2) -> tuple[keras.Model, dict]:
+    """Fine-tune ``model`` (trained with ``recipe``) on ``ds``'s train split as the module says (``lr``: the
+    first learning rate, by default :func:`start_rate`); returns the
     epoch kept (a float32 model: ``model`` itself is not changed) and what was done: PublicTest accuracy after
     every epoch (``public``, epoch 0 first), the ``chosen`` epoch, the ``seconds`` of training and the
     batch-norm refresh. Writes the per-epoch log to ``out_dir/finetune_log.csv``."""
@@ -74,6 +93,8 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     x, y = ds.xy("train")
     x_public, y_public = ds.xy("public")
     n_classes = model.output_shape[-1]
+    lr = start_rate(recipe) if lr is None else lr
+    optimizer = recipe.get("optimizer", "nadam")
 
     def public_accuracy(network):
         return evaluate.scores(y_public, evaluate.predict_proba(network, x_public).argmax(1))["accuracy"]
@@ -83,7 +104,7 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     train.set_seeds(seed)
     work = rebuilt(model, recipe)
     steps = int(np.ceil(len(x) / batch_size)) * epochs
-    work.compile(optimizer=keras.optimizers.Nadam(keras.optimizers.schedules.CosineDecay(lr, steps)),
+    work.compile(optimizer=optimizer_for(recipe, lr, steps),
                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.get("label_smoothing", 0.0)),
                  metrics=["accuracy"])
     class_weight = (balance.class_weights(y, n_classes, power=recipe.get("weight_power", 1.0))
@@ -91,7 +112,7 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     targets = keras.utils.to_categorical(y, n_classes)
     if verbose:
         print(f"Fine-tuning {epochs} epoch{'s' if epochs != 1 else ''} on {len(x)} Training faces, mirror images "
-              f"only, learning rate {lr:g} falling to 0; PublicTest as given: {public[0]:.2%}")
+              f"only, {optimizer} at {lr:g} falling to 0; PublicTest as given: {public[0]:.2%}")
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         history = work.fit(x, targets, batch_size=batch_size, epochs=epoch, initial_epoch=epoch - 1,
@@ -109,7 +130,7 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     write_text(out / "finetune_log.csv", "epoch,seconds,accuracy,loss,val_accuracy\n" + "\n".join(rows) + "\n")
     chosen = int(np.argmax(public))
     refreshed = batchnorm.refresh_if_better(best, ds, verbose=bool(verbose)) if chosen else None
-    return best, {"epochs": epochs, "lr": lr, "batch_size": batch_size, "augment": "mirror images only",
+    return best, {"epochs": epochs, "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "augment": "mirror images only",
                   "seed": seed, "public": public, "chosen": chosen,
                   "seconds": round(seconds, 1), "batch_norm": refreshed}
 
@@ -157,7 +178,7 @@ def command_line(args: argparse.Namespace) -> str:
     metadata records, so that the fine-tuning can be reproduced."""
     return ("python -m helpers.finetune" + (f" --model {portable(args.model)}" if args.model else "")
             + (f" --epochs {args.epochs}" if args.epochs != EPOCHS else "")
-            + (f" --lr {args.lr:g}" if args.lr != LR else "")
+            + (f" --lr {args.lr:g}" if args.lr is not None else "")
             + (f" --seed {args.seed}" if args.seed else "") + (" --ship" if args.ship else ""))
 
 
@@ -170,8 +191,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for the result (not the model's own)")
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=f"default {EPOCHS}")
-    parser.add_argument("--lr", type=float, default=LR, help=f"learning rate at the start (default {LR:g}, a "
-                                                             f"tenth of the recipes' peak)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate at the start (default: a tenth of the recipe's peak, for its own "
+                             "optimizer: 2e-4 for the CPU recipes' NAdam, 0.005 for the GPU recipe's SGD)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ship", action="store_true", help="score on every split and ship if PublicTest improves")
     args = parser.parse_args(argv)

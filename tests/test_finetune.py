@@ -121,3 +121,18 @@ def test_a_committed_model_is_named_by_its_commit_until_it_changes(tmp_path):
     model.write_bytes(b"weights, fine-tuned")
     assert finetune.committed_at(model) is None                   # changed since
     assert finetune.described(model).endswith(f"(sha256 {hashlib.sha256(b'weights, fine-tuned').hexdigest()[:12]})")
+
+
+def test_the_fine_tuning_continues_with_the_recipes_own_optimizer_at_a_tenth_of_its_rate():
+    from helpers.recipes import RECIPES
+    shipped_recipe = RECIPES["cpu_wide_ema"]                 # how the shipped model was fine-tuned: NAdam, 2e-4
+    assert finetune.start_rate(shipped_recipe) == pytest.approx(2e-4)
+    nadam = finetune.optimizer_for(shipped_recipe, finetune.start_rate(shipped_recipe), steps=100)
+    assert isinstance(nadam, keras.optimizers.Nadam) and not nadam.use_ema and not nadam.weight_decay
+    gpu = RECIPES["gpu"]                                     # SGD at 0.05: its tenth, with its momentum and decay
+    sgd = finetune.optimizer_for(gpu, finetune.start_rate(gpu), steps=100)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == 0.9
+    assert sgd.weight_decay == gpu["weight_decay"] and not sgd.use_ema
+    schedule = keras.optimizers.schedules.deserialize(sgd.get_config()["learning_rate"])   # a cosine to 0
+    rates = [float(keras.ops.convert_to_numpy(schedule(step))) for step in (0, 50, 100)]
+    assert rates == pytest.approx([0.005, 0.0025, 0.0], abs=1e-9)
