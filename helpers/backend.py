@@ -91,8 +91,8 @@ if keras.backend.backend() == "tensorflow":
 # Device settings
 # ----------------------------------------------------------------------------------------------------------
 
-def _accelerators() -> list:
-    """The GPUs the backend can use (empty on a CPU-only machine)."""
+def gpus() -> list:
+    """The GPUs the Keras backend in use can use (empty on a CPU-only machine), as that backend lists them."""
     name = keras.backend.backend()
     if name == "tensorflow":
         import tensorflow as tf
@@ -123,9 +123,9 @@ def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True)
     Returns ``{'device', 'policy', 'jit_compile', 'cpu', 'backend'}``; pass ``jit_compile`` to ``model.compile``.
     """
     backend = keras.backend.backend()
-    gpus = _accelerators()
-    if gpus:
-        device, jit = f"GPU x{len(gpus)}", ("auto" if backend != "torch" else False)
+    found = gpus()
+    if found:
+        device, jit = f"GPU x{len(found)}", ("auto" if backend != "torch" else False)
         policy = "mixed_bfloat16" if _gpu_has_bfloat16(backend) else "mixed_float16"
     else:
         device = f"CPU ({platform.processor() or platform.machine()}, {machine.cores()} cores)"
