@@ -130,8 +130,8 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     write_text(out / "finetune_log.csv", "epoch,seconds,accuracy,loss,val_accuracy\n" + "\n".join(rows) + "\n")
     chosen = int(np.argmax(public))
     refreshed = batchnorm.refresh_if_better(best, ds, verbose=bool(verbose)) if chosen else None
-    return best, {"epochs": epochs, "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "augment": "mirror images only",
-                  "seed": seed, "public": public, "chosen": chosen,
+    return best, {"epochs": epochs, "optimizer": optimizer, "lr": lr, "batch_size": batch_size,
+                  "augment": "mirror images only", "seed": seed, "public": public, "chosen": chosen,
                   "seconds": round(seconds, 1), "batch_norm": refreshed}
 
 
