@@ -96,10 +96,7 @@ def gpus() -> list:
     name = keras.backend.backend()
     if name == "tensorflow":
         import tensorflow as tf
-        gpus = tf.config.list_physical_devices("GPU")
-        for gpu in gpus:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        return gpus
+        return tf.config.list_physical_devices("GPU")
     if name == "jax":
         import jax
         return [d for d in jax.devices() if d.platform == "gpu"]
@@ -113,18 +110,23 @@ def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True)
     """Pick the fastest settings for this machine and backend, and say which.
 
     GPU: mixed precision (``mixed_bfloat16`` where the GPU has bfloat16 units, which needs no loss scaling;
-    ``mixed_float16`` on older GPUs) and XLA where the backend compiles well (TensorFlow: left to Keras; JAX
-    always compiles; torch: off). CPU: XLA off for TensorFlow, as Keras itself decides on a CPU (the recipes'
-    augmentation layers cannot be compiled there anyway, and the quick CNN, which has none, trained 3x slower
-    compiled: ``benchmarks/train_throughput.py --no-augment``), on for JAX; and ``mixed_bfloat16`` when the
-    CPU has bfloat16 units (AMX or AVX512-BF16; measured with ``benchmarks/train_throughput.py``: about 2x for
-    the VGG-style CNNs with AMX, 1.13x for ``wide_cnn`` and no loss for ``compact_cnn`` with AVX512-BF16
-    alone; without such units bfloat16 is emulated, 10x slower). ``mixed_precision=False`` forces float32.
+    ``mixed_float16`` on older GPUs) and XLA where the backend compiles well (TensorFlow: left to Keras; JAX always
+    compiles; torch: off); TensorFlow is told to take GPU memory as it needs it, not all at once. CPU: XLA off for
+    TensorFlow, as Keras itself decides on a CPU (the recipes' augmentation layers cannot be compiled there anyway,
+    and the quick CNN, which has none, trained 3x slower compiled: ``benchmarks/train_throughput.py
+    --no-augment``), on for JAX; and ``mixed_bfloat16`` when the CPU has bfloat16 units (AMX or AVX512-BF16;
+    measured with ``benchmarks/train_throughput.py``: about 2x for the VGG-style CNNs with AMX, 1.13x for
+    ``wide_cnn`` and no loss for ``compact_cnn`` with AVX512-BF16 alone; without such units bfloat16 is emulated,
+    10x slower). ``mixed_precision=False`` forces float32.
     Returns ``{'device', 'policy', 'jit_compile', 'cpu', 'backend'}``; pass ``jit_compile`` to ``model.compile``.
     """
     backend = keras.backend.backend()
     found = gpus()
     if found:
+        if backend == "tensorflow":                     # take GPU memory as needed, not all of it at once
+            import tensorflow as tf
+            for gpu in found:
+                tf.config.experimental.set_memory_growth(gpu, True)
         device, jit = f"GPU x{len(found)}", ("auto" if backend != "torch" else False)
         policy = "mixed_bfloat16" if _gpu_has_bfloat16(backend) else "mixed_float16"
     else:

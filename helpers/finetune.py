@@ -94,7 +94,6 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     x_public, y_public = ds.xy("public")
     n_classes = model.output_shape[-1]
     lr = start_rate(recipe) if lr is None else lr
-    optimizer = recipe.get("optimizer", "nadam")
 
     def public_accuracy(network):
         return evaluate.scores(y_public, evaluate.predict_proba(network, x_public).argmax(1))["accuracy"]
@@ -104,7 +103,8 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     train.set_seeds(seed)
     work = rebuilt(model, recipe)
     steps = int(np.ceil(len(x) / batch_size)) * epochs
-    work.compile(optimizer=optimizer_for(recipe, lr, steps),
+    optimizer = optimizer_for(recipe, lr, steps)
+    work.compile(optimizer=optimizer,
                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.get("label_smoothing", 0.0)),
                  metrics=["accuracy"])
     class_weight = (balance.class_weights(y, n_classes, power=recipe.get("weight_power", 1.0))
@@ -112,7 +112,7 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     targets = keras.utils.to_categorical(y, n_classes)
     if verbose:
         print(f"Fine-tuning {epochs} epoch{'s' if epochs != 1 else ''} on {len(x)} Training faces, mirror images "
-              f"only, {optimizer} at {lr:g} falling to 0; PublicTest as given: {public[0]:.2%}")
+              f"only, {type(optimizer).__name__} at {lr:g} falling to 0; PublicTest as given: {public[0]:.2%}")
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         history = work.fit(x, targets, batch_size=batch_size, epochs=epoch, initial_epoch=epoch - 1,
@@ -130,7 +130,7 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
     write_text(out / "finetune_log.csv", "epoch,seconds,accuracy,loss,val_accuracy\n" + "\n".join(rows) + "\n")
     chosen = int(np.argmax(public))
     refreshed = batchnorm.refresh_if_better(best, ds, verbose=bool(verbose)) if chosen else None
-    return best, {"epochs": epochs, "optimizer": optimizer, "lr": lr, "batch_size": batch_size,
+    return best, {"epochs": epochs, "optimizer": type(optimizer).__name__.lower(), "lr": lr, "batch_size": batch_size,
                   "augment": "mirror images only", "seed": seed, "public": public, "chosen": chosen,
                   "seconds": round(seconds, 1), "batch_norm": refreshed}
 
