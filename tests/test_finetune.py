@@ -46,6 +46,7 @@ def test_the_epoch_kept_is_the_best_on_publictest_and_the_model_given_is_untouch
     weights = [w.copy() for w in model.get_weights()]
     best, done = finetune.finetune(model, RECIPE, faces, tmp_path, epochs=2, lr=1e-3, batch_size=16, verbose=0)
     assert len(done["public"]) == 3 and done["chosen"] == int(np.argmax(done["public"]))
+    assert done["optimizer"] == "nadam" and done["lr"] == 1e-3          # RECIPE names no optimizer: NAdam
     x, y = faces.xy("public")
     accuracy = float((best.predict(x.astype("float32"), verbose=0).argmax(1) == y).mean())
     after_bn = done["batch_norm"]["public_after"] if done["batch_norm"] and done["batch_norm"]["kept"] else None
