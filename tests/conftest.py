@@ -2,6 +2,16 @@
 
 import os
 
+#: The math libraries' thread settings, as the user gave them (None: unset), read before this file sets any.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
+USER_THREADS = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # pytest-xdist's workers (pyproject.toml: one per core) each get their share of the cores, set before numpy
+    # and TensorFlow start their thread pools: otherwise every worker's pools spin on every core
+    share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, share)
+
 import cv2
 import numpy as np
 import pytest
@@ -107,3 +117,9 @@ def snapshot(root):
 #: The dataset the notebook tests run on, read before any test changes the environment:
 #: $FER_DATA when set (CI points it at FER2013), otherwise the generated demo set.
 SESSION_DATA = os.environ.get("FER_DATA") or "demo"
+
+
+def pytest_collection_modifyitems(items):
+    """The notebooks' tests first (a stable sort): their two runs take longest, so under pytest-xdist they start
+    at once and share the cores with the other test files rather than finishing alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("notebooks") is None)

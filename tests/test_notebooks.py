@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import SESSION_DATA
+from conftest import SESSION_DATA, USER_THREADS
 
 pytestmark = pytest.mark.notebooks
 
@@ -45,9 +45,9 @@ def started_runs(tmp_path_factory):
     OpenBLAS' and OpenMP's threads of one process spin while the other's compute, and notebooks 01 and 03 took
     3.4x as long (2-core AMD EPYC, 2026-11-27: 175-197 s for the two notebooks, against 51-69 s)."""
     half = str(max(1, (os.cpu_count() or 2) // 2))
-    threads = {name: os.environ.get(name, half)
-               for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")}
-    env = {**{k: v for k, v in os.environ.items() if k not in ("FER_DATA", "FER_RUN_DIR")}, **threads}
+    threads = {name: value or half for name, value in USER_THREADS.items()}    # not the xdist worker's share
+    env = {**{k: v for k, v in os.environ.items()
+              if k not in ("FER_DATA", "FER_RUN_DIR") and not k.startswith("PYTEST_")}, **threads}
     first = _start(tmp_path_factory.mktemp("first_command"), env=env)
     fast = None if SESSION_DATA == "demo" else _start(tmp_path_factory.mktemp("fast_run"), "--fast", "--data",
                                                       SESSION_DATA, env={**os.environ, **threads})
