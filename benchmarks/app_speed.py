@@ -92,10 +92,7 @@ def webcam_in_browser(url: str, folder: Path, seconds: float) -> list[float]:
         page.set_default_timeout(60_000)
         page.goto(url)
         page.wait_for_selector("#find-faces")
-        page.get_by_role("tab", name="Webcam").click()
-        page.get_by_text("Click to Access Webcam").click()
-        page.locator("#camera button.capture-button").click()
-        page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')")
+        browser.start_webcam(page)
         time.sleep(3)
         end = time.time() + seconds
         while time.time() < end:

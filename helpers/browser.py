@@ -8,6 +8,8 @@ Playwright drives the system's Chromium (Debian: ``apt-get install chromium``); 
     with sync_playwright() as p:
         chromium = browser.launch(p, browser.fake_camera("face.y4m"))
         page = chromium.new_page()
+        page.goto(url)
+        browser.start_webcam(page)      # the Webcam tab streaming, its frame rate in the readout
 """
 
 from __future__ import annotations
@@ -50,3 +52,17 @@ def launch(playwright, camera: str | Path):
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
+
+
+def start_webcam(page) -> None:
+    """On the app's page: open the Webcam tab, allow the camera, press Record once the picture shows, and wait
+    for the first frame rate in the readout.
+
+    Gradio ignores a Record press that comes before the video has a size (seen 0.1 s after allowing the
+    camera on a busy machine), so this waits for the picture as a user would.
+    """
+    page.get_by_role("tab", name="Webcam").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.wait_for_function("document.querySelector('#camera video')?.videoWidth > 0")
+    page.locator("#camera button.capture-button").click()   # the Record button
+    page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')")

@@ -240,7 +240,7 @@ def test_concurrent_clients_each_get_their_own_answer(server, photos):
 @pytest.mark.skipif(not browser.CHROMIUM and not os.environ.get("FER_REQUIRE_BROWSER"),
                     reason="no Chromium here (Debian: apt-get install chromium chromium-driver); CI installs it")
 def test_a_real_browser_uploads_a_photo_and_streams_the_webcam(server, photos, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
     assert browser.CHROMIUM, "FER_REQUIRE_BROWSER is set but no chromium is installed"
     shots = run_dir() / "app_screenshots"
     shots.mkdir(parents=True, exist_ok=True)
@@ -249,15 +249,17 @@ def test_a_real_browser_uploads_a_photo_and_streams_the_webcam(server, photos, t
         chromium = browser.launch(p, browser.fake_camera(tmp_path / "face.y4m"))
         try:
             page = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
-            # the longest a step may take: the test takes ~8 s alone, but an upload once took >30 s to show
-            # while other jobs shared the 2 cores
-            page.set_default_timeout(120_000)
+            # the longest a step may take: the test takes ~8 s alone, far longer while other jobs share the cores
+            step_ms = 120_000
+            page.set_default_timeout(step_ms)
+            upload = page.locator("#photos-upload")
             page.on("request", lambda r: None if r.url.startswith((server.rstrip("/"), "data:", "blob:"))
                     else outside.append(r.url))
             page.goto(server)
             page.wait_for_selector("#find-faces")
             page.set_input_files("#photos-upload input[type=file]", str(photos / "astronaut.jpg"))
-            page.wait_for_selector("#photos-upload :text('astronaut.jpg')")
+            # the uploaded file's row, labelled with its name (the name as text shows only while it uploads)
+            expect(upload.get_by_label("astronaut.jpg")).to_be_visible(timeout=step_ms)
             page.click("#find-faces")
             page.wait_for_selector("#bars .face")
             page.screenshot(path=str(shots / "photos.png"), full_page=True)
@@ -266,17 +268,14 @@ def test_a_real_browser_uploads_a_photo_and_streams_the_webcam(server, photos, t
             assert page.inner_text("#status").startswith("1 photo(s), 1 face(s)")
             page.locator("#photos-upload button[aria-label='Clear']").click()
             # the upload re-renders on Clear: a file set before that lands in the old input and is lost
-            page.wait_for_selector("#photos-upload :text('astronaut.jpg')", state="detached")
+            expect(upload.get_by_label("astronaut.jpg")).to_have_count(0, timeout=step_ms)
             page.set_input_files("#photos-upload input[type=file]", str(photos / "truncated.jpg"))
-            page.wait_for_selector("#photos-upload :text('truncated.jpg')")
+            expect(upload.get_by_label("truncated.jpg")).to_be_visible(timeout=step_ms)
             page.click("#find-faces")
             page.get_by_text("truncated.jpg: not an image").first.wait_for()   # said in the page
             page.screenshot(path=str(shots / "bad_upload.png"), full_page=True)
 
-            page.get_by_role("tab", name="Webcam").click()
-            page.get_by_text("Click to Access Webcam").click()
-            page.locator("#camera button.capture-button").click()   # the Record button
-            page.wait_for_function("document.querySelector('#readout')?.innerText.includes('frames/s')")
+            browser.start_webcam(page)
             time.sleep(3)                                           # let the frame rate settle
             readout = page.inner_text("#readout")
             page.screenshot(path=str(shots / "webcam.png"), full_page=True)
