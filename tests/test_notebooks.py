@@ -46,11 +46,11 @@ def started_runs(tmp_path_factory):
     3.4x as long (2-core AMD EPYC, 2026-11-27: 175-197 s for the two notebooks, against 51-69 s)."""
     half = str(max(1, (os.cpu_count() or 2) // 2))
     threads = {name: value or half for name, value in USER_THREADS.items()}    # not the xdist worker's share
-    env = {**{k: v for k, v in os.environ.items()
-              if k not in ("FER_DATA", "FER_RUN_DIR") and not k.startswith("PYTEST_")}, **threads}
-    first = _start(tmp_path_factory.mktemp("first_command"), env=env)
+    shell = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}   # as a terminal has it
+    fresh = {k: v for k, v in shell.items() if k not in ("FER_DATA", "FER_RUN_DIR")}
+    first = _start(tmp_path_factory.mktemp("first_command"), env={**fresh, **threads})
     fast = None if SESSION_DATA == "demo" else _start(tmp_path_factory.mktemp("fast_run"), "--fast", "--data",
-                                                      SESSION_DATA, env={**os.environ, **threads})
+                                                      SESSION_DATA, env={**shell, **threads})
     yield {"first": first, "fast": fast}
     for started in (first, fast):
         if started and started[0].poll() is None:
