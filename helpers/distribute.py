@@ -201,7 +201,9 @@ def split_cpu(n: int) -> None:
 
     TensorFlow: ``n`` logical CPU devices (call it before TensorFlow runs any operation). JAX: ``n`` host
     devices through ``XLA_FLAGS``, which only works before JAX starts: set it in the environment of a new
-    process, e.g. ``XLA_FLAGS=--xla_force_host_platform_device_count=2``."""
+    process, e.g. ``XLA_FLAGS=--xla_force_host_platform_device_count=2``, and train compiled (``fit``'s
+    ``jit_compile='auto'``): uncompiled, each operation is a program of its own on every device, and XLA's CPU
+    runtime can deadlock in their all-reduces on a busy machine."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
