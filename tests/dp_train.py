@@ -39,9 +39,7 @@ x = keras.layers.Rescaling(1 / 255)(inputs)
 x = keras.layers.Conv2D(4, 5, strides=2, activation="relu")(x)
 x = keras.layers.Flatten()(x)
 model = keras.Model(inputs, keras.layers.Dense(len(ds.classes), activation="softmax")(x))
-# Compiled under JAX, as every JAX run is (helpers.backend.configure_device): uncompiled, each operation of a
-# step is a program of its own on both devices, and XLA's CPU runtime can deadlock in their all-reduces on a
-# busy machine (CI, 2026-12-06: one device waited 40 s for the other and the process aborted).
+# Compiled under JAX, as every JAX run is (helpers.backend.configure_device); why: distribute.split_cpu.
 history = train.fit(model, ds, args.out, epochs=2, batch_size=args.batch, optimizer="sgd", lr=args.lr,
                     patience=None, jit_compile=plan.backend == "jax", devices=devices, seed=0, verbose=0)
 out = Path(args.out)
