@@ -2,9 +2,11 @@
 settings (:func:`configure_device`): the one place for what depends on the machine and the backend.
 
 Everything else in ``helpers`` is Keras 3 and NumPy, so it runs on whichever backend ``KERAS_BACKEND`` names
-(``tensorflow`` by default, ``jax`` or ``torch``). The two things Keras does not abstract live here:
-finding the accelerator and picking the precision (:func:`configure_device`), and the gradient of a score
-with respect to an input (:func:`input_gradient`, for the saliency maps).
+(``tensorflow`` by default, ``jax`` or ``torch``). Where TensorFlow is not installed and nothing names a
+backend, Keras runs on JAX (else torch) instead of failing at import (:func:`helpers.machine.default_backend`):
+TensorFlow 2.21 has no wheels for Python 3.14, so there ``requirements.txt`` installs JAX alone. The two things
+Keras does not abstract live here: finding the accelerator and picking the precision (:func:`configure_device`),
+and the gradient of a score with respect to an input (:func:`input_gradient`, for the saliency maps).
 
 TensorFlow writes start-up lines straight to the process's standard error (file descriptor 2), below Python
 and ignoring ``TF_CPP_MIN_LOG_LEVEL``: ``oneDNN custom operations are on``, ``Could not find cuda drivers``
@@ -67,6 +69,7 @@ def quiet_stderr():
                 sys.stderr.write(rest)
 
 
+machine.use_default_backend()                                # no TensorFlow: JAX or torch
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")           # TensorFlow's own INFO and WARNING lines
 with quiet_stderr():
     import keras                                             # noqa: E402  (the point of this module)

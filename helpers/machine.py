@@ -1,6 +1,7 @@
-"""This computer's processor, read without importing Keras: its name, the cores this process may use and its
-widest vector units. The notebooks' runner names the machine with its run times (:mod:`helpers.run`), and the
-device settings choose the precision by the vector units (:func:`helpers.backend.configure_device`).
+"""This computer, read without importing Keras: its processor's name, the cores this process may use and its
+widest vector units, and the Keras backend to use where TensorFlow is missing. The notebooks' runner names the
+machine with its run times (:mod:`helpers.run`), and the device settings choose the precision by the vector
+units (:func:`helpers.backend.configure_device`).
 
 One processor name covers machines that train several times faster or slower than each other (with bfloat16
 units or without), so both say which units there are.
@@ -8,6 +9,8 @@ units or without), so both say which units there are.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import platform
 from pathlib import Path
@@ -53,3 +56,34 @@ def describe() -> str:
     name = cpu_info().get("model name") or platform.processor() or platform.machine()
     units = vector_units()
     return f"{name}, {cores()} cores" + (f", {units}" if units else "")
+
+
+def installed(package: str) -> bool:
+    """Whether ``package`` can be imported (looked for, not imported)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):               # an import hook refused it, or a broken earlier import
+        return False
+
+
+def default_backend() -> str | None:
+    """The backend to give Keras when TensorFlow, its default, is not installed and nothing names another: the
+    first of ``jax`` and ``torch`` installed. ``None`` (leave Keras to choose) where ``KERAS_BACKEND`` is set,
+    where TensorFlow is installed, or where Keras' settings file (``~/.keras/keras.json``, or ``$KERAS_HOME``'s)
+    names a backend other than the ``tensorflow`` that Keras writes there itself on its first import."""
+    if os.environ.get("KERAS_BACKEND") or installed("tensorflow"):
+        return None
+    settings = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "keras.json"
+    try:
+        chosen = json.loads(settings.read_text()).get("backend")
+    except (OSError, ValueError, AttributeError):      # no file, not JSON, not an object
+        chosen = None
+    if chosen and chosen != "tensorflow":
+        return None
+    return next((name for name in ("jax", "torch") if installed(name)), None)
+
+
+def use_default_backend() -> None:
+    """Set ``KERAS_BACKEND`` to :func:`default_backend`'s choice, if it makes one; before Keras is imported."""
+    if backend := default_backend():
+        os.environ["KERAS_BACKEND"] = backend

@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import demo
+from helpers import demo, machine
+
+machine.use_default_backend()           # no TensorFlow (Python 3.14): the tests' own `import keras` too runs on JAX
 from helpers.data import FER2013_CSV_LABELS
 
 

@@ -4,9 +4,14 @@ import os
 import subprocess
 import sys
 
-from helpers import backend
+import pytest
+
+from helpers import backend, machine
+
+needs_tensorflow = pytest.mark.skipif(not machine.installed("tensorflow"), reason="TensorFlow is not installed")
 
 
+@needs_tensorflow
 def test_importing_the_helpers_prints_no_start_up_noise():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     proc = subprocess.run([sys.executable, "-c", "import helpers.train; import tensorflow as tf; "
@@ -25,6 +30,7 @@ def test_only_the_known_noise_is_dropped(capfd):
     assert "real problem" in err and "cuInit" not in err
 
 
+@needs_tensorflow
 def test_many_models_predicting_in_one_process_print_no_retracing_warning():
     """Each new model traces its predict step once; TensorFlow's warning about it is dropped, its other
     warnings are not."""

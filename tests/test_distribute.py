@@ -6,7 +6,6 @@ JAX's device count, are fixed when they start. The network has no batch norm, dr
 so nothing differs per replica; the data and the class weights are those of a real run.
 """
 
-import importlib.util
 import json
 import os
 import socket
@@ -18,9 +17,10 @@ import cv2
 import numpy as np
 import pytest
 
-from helpers import demo, distribute
+from helpers import demo, distribute, machine
 
 SCRIPT = str(Path(__file__).with_name("dp_train.py"))
+needs_tensorflow = pytest.mark.skipif(not machine.installed("tensorflow"), reason="TensorFlow is not installed")
 
 
 def _train(out, *options, env=None, wait=True):
@@ -60,6 +60,7 @@ def one_device(tmp_path_factory):
     return _train(tmp_path_factory.mktemp("one"), "--split-cpu", 2, "--devices", 1, "--batch", 16, "--lr", 0.1)
 
 
+@needs_tensorflow
 def test_two_logical_cpu_devices_train_like_one(one_device, tmp_path):
     # 8 images per replica on 2 replicas: fit makes the global batch 16 and SGD's rate 2 x 0.05
     two, weights = _train(tmp_path / "two", "--split-cpu", 2, "--devices", 2, "--batch", 8, "--lr", 0.05)
@@ -81,6 +82,7 @@ def _free_ports(n):
     return ports
 
 
+@needs_tensorflow
 def test_two_worker_processes_end_with_identical_weights(one_device, tmp_path):
     hosts = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     out = tmp_path / "cluster"
@@ -104,6 +106,7 @@ def write_folder(root, per_class=20):
     return root
 
 
+@needs_tensorflow
 def test_two_logical_cpu_devices_train_like_one_from_a_streamed_folder(tmp_path):
     folder = write_folder(tmp_path / "faces")
     one, reference = _train(tmp_path / "one", "--data", folder, "--split-cpu", 2, "--devices", 1, "--batch", 16,
@@ -114,7 +117,7 @@ def test_two_logical_cpu_devices_train_like_one_from_a_streamed_folder(tmp_path)
     assert np.allclose(two["loss"], one["loss"], rtol=1e-5) and _close(weights, reference, atol=1e-5)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+@pytest.mark.skipif(not machine.installed("jax"), reason="JAX is not installed")
 def test_jax_two_devices_train_like_one_from_a_streamed_folder(tmp_path):
     folder = write_folder(tmp_path / "faces")
     env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}

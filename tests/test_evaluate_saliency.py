@@ -142,14 +142,16 @@ def test_demo_model_looks_at_the_drawn_parts(demo_model):
     for top, bottom in demo.PART_ROWS.values():
         parts[top:bottom] = True
     untrained = models.vgg_cnn(widths=(16, 32, 64), dense=64, augment=False)
-    # pixel-level methods must be well above the parts' share of the area (52%); Grad-CAM, a 6x6 map
-    # upsampled, spills over the band edges and only has to beat the area and an untrained network
-    for method, margin in (("gradient", 0.1), ("smoothgrad", 0.1), ("gradcam", 0.02)):
+    # the pixel-level maps must be well above the parts' share of the area (52%) and an untrained network's.
+    # Not Grad-CAM: its 6x6 cells are too coarse for these bands (notebook 05 says so too). Its share was
+    # 0.54-0.58 for six trained networks (seeds 0-2, TensorFlow and JAX) and 0.43-0.63 for twelve untrained
+    # ones (seeds 0-5; 2026-12-06); test_randomisation_changes_the_maps checks that it depends on the weights.
+    for method in ("gradient", "smoothgrad"):
         rows = saliency.compute(method, model, x).sum(axis=2)
-        share = rows[:, parts].sum() / rows.sum()          # pooled: Grad-CAM can be all zero on a face
+        share = rows[:, parts].sum() / rows.sum()
         base_rows = saliency.compute(method, untrained, x).sum(axis=2)
         base = base_rows[:, parts].sum() / base_rows.sum()
-        assert share > parts.mean() + margin, (method, share)
+        assert share > parts.mean() + 0.1, (method, share)
         assert share > base, (method, share, base)
 
 
