@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from helpers import demo, machine
-
-machine.use_default_backend()           # no TensorFlow (Python 3.14): the tests' own `import keras` too runs on JAX
 from helpers.data import FER2013_CSV_LABELS
+
+machine.use_default_backend()       # no TensorFlow (Python 3.14): the tests' own `import keras` runs on JAX too
 
 
 @pytest.fixture(autouse=True)

@@ -63,12 +63,14 @@ def test_the_helpers_train_and_explain_on_jax_without_tensorflow(tmp_path):
             "model = models.compact_cnn(ds.images.shape[1:], len(ds.classes), augment=False)\n"
             f"train.fit(model, ds, {str(tmp_path / 'run')!r}, epochs=1, batch_size=16, patience=None,\n"
             "          jit_compile=device['jit_compile'], verbose=0)\n"
-            "maps = saliency.compute('gradient', model, ds.xy('public')[0][:2])\n"
-            "print(keras.backend.backend(), maps.shape)\n")
+            "x = ds.xy('public')[0][:2].astype('float32')\n"
+            "maps = saliency.compute('gradient', model, x)\n"
+            "shaken = models.augmentation(seed=0)(x, training=True)    # called alone, as notebook 01 does\n"
+            "print(keras.backend.backend(), maps.shape, tuple(shaken.shape))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                           env=without_tensorflow(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split()[0] == "jax", proc.stdout
+    assert proc.stdout.split()[0] == "jax" and proc.stdout.count("(2, 48, 48") == 2, proc.stdout
 
 
 @needs_jax
