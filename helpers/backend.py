@@ -4,9 +4,10 @@ settings (:func:`configure_device`): the one place for what depends on the machi
 Everything else in ``helpers`` is Keras 3 and NumPy, so it runs on whichever backend ``KERAS_BACKEND`` names
 (``tensorflow`` by default, ``jax`` or ``torch``). Where TensorFlow is not installed and nothing names a
 backend, Keras runs on JAX (else torch) instead of failing at import (:func:`helpers.machine.default_backend`):
-TensorFlow 2.21 has no wheels for Python 3.14, so there ``requirements.txt`` installs JAX alone. The two things
-Keras does not abstract live here: finding the accelerator and picking the precision (:func:`configure_device`),
-and the gradient of a score with respect to an input (:func:`input_gradient`, for the saliency maps).
+TensorFlow 2.21 has no wheels for Python 3.14 nor for Intel Macs, so there ``requirements.txt`` installs JAX
+alone. The two things Keras does not abstract live here: finding the accelerator and picking the precision
+(:func:`configure_device`), and the gradient of a score with respect to an input (:func:`input_gradient`, for
+the saliency maps).
 
 TensorFlow writes start-up lines straight to the process's standard error (file descriptor 2), below Python
 and ignoring ``TF_CPP_MIN_LOG_LEVEL``: ``oneDNN custom operations are on``, ``Could not find cuda drivers``

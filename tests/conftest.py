@@ -19,7 +19,7 @@ import pytest
 from helpers import demo, machine
 from helpers.data import FER2013_CSV_LABELS
 
-machine.use_default_backend()       # no TensorFlow (Python 3.14): the tests' own `import keras` runs on JAX too
+machine.use_default_backend()       # no TensorFlow (Python 3.14, Intel Macs): the tests' `import keras` is JAX
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
-"""Without TensorFlow (2.21 has no wheels for Python 3.14; requirements.txt installs JAX alone there), Keras runs on
-JAX instead of failing at import, in the helpers and in the notebooks; a backend the user names still wins."""
+"""Without TensorFlow (2.21 has no wheels for Python 3.14 nor for Intel Macs; requirements.txt installs JAX alone
+there), Keras runs on JAX instead of failing at import, in the helpers and in the notebooks; a backend the user
+names still wins."""
 
 import json
 import os

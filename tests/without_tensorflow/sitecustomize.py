@@ -1,5 +1,6 @@
 """Python reads this file at start-up when its folder is on PYTHONPATH: TensorFlow then cannot be found or
-imported, as on Python 3.14, which TensorFlow 2.21 has no wheels for (tests/test_without_tensorflow.py)."""
+imported, as on Python 3.14 and Intel Macs, which TensorFlow 2.21 has no wheels for
+(tests/test_without_tensorflow.py)."""
 
 import sys
 
