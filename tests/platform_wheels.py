@@ -47,12 +47,16 @@ def marker_environment(platform: str, python: str) -> dict:
     return env
 
 
-def requirements_for(platform: str, python: str, path: Path = REQUIREMENTS) -> list[Requirement]:
-    """The lines of requirements.txt that apply on ``platform`` with Python ``python`` (markers evaluated)."""
-    env = marker_environment(platform, python)
-    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+def pinned(env: dict | None = None) -> list[Requirement]:
+    """The lines of requirements.txt that apply where the markers see ``env`` (this machine if None)."""
+    lines = (line.split("#")[0].strip() for line in REQUIREMENTS.read_text().splitlines())
     requirements = [Requirement(line) for line in lines if line]
     return [r for r in requirements if r.marker is None or r.marker.evaluate(env)]
+
+
+def requirements_for(platform: str, python: str) -> list[Requirement]:
+    """The lines of requirements.txt that apply on ``platform`` with Python ``python``."""
+    return pinned(marker_environment(platform, python))
 
 
 def resolve(platform: str, python: str) -> str:

@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from helpers.data import project_root
-from platform_wheels import NOT_PROMISED, PLATFORMS, PYTHONS, marker_environment, requirements_for
+from platform_wheels import NOT_PROMISED, PLATFORMS, PYTHONS, marker_environment, pinned, requirements_for
 
 OLDEST = re.search(r"Python (3\.\d+)-3\.\d+", (project_root() / "README.md").read_text()).group(1)
 HERE = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -27,13 +27,7 @@ def test_readme_and_pyproject_agree_on_the_oldest_python():
                                            f"3.12): only on the oldest promised Python ({OLDEST}, as in CI) do they "
                                            f"show what it gets")
 def test_every_pinned_package_installs_on_the_oldest_python():
-    for line in (project_root() / "requirements.txt").read_text().splitlines():
-        line = line.split("#")[0].strip()
-        if not line:
-            continue
-        requirement = Requirement(line)
-        if requirement.marker and not requirement.marker.evaluate():
-            continue                                                        # another platform's pin
+    for requirement in pinned():                                           # this platform's pins
         name = requirement.name
         needs = importlib.metadata.metadata(name).get("Requires-Python")      # the installed, pinned version's
         assert not needs or OLDEST in SpecifierSet(needs), \
