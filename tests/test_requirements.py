@@ -1,8 +1,10 @@
 """The Python versions and platforms the README promises are the ones the project and its pinned requirements
 accept (whether the index has their wheels: tests/platform_wheels.py, which asks it)."""
 
+import ast
 import importlib.metadata
 import re
+import subprocess
 import sys
 import tomllib
 
@@ -15,12 +17,41 @@ from platform_wheels import NOT_PROMISED, PLATFORMS, PYTHONS, marker_environment
 
 OLDEST = re.search(r"Python (3\.\d+)-3\.\d+", (project_root() / "README.md").read_text()).group(1)
 HERE = f"{sys.version_info.major}.{sys.version_info.minor}"
+BACKEND = project_root() / "build_backend" / "python_check.py"     # pyproject.toml's build backend
+
+
+def backend_oldest() -> str:
+    """The oldest Python the build backend lets through, read from its source (importing it needs setuptools)."""
+    for node in ast.parse(BACKEND.read_text()).body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == "OLDEST":
+            return "%d.%d" % ast.literal_eval(node.value)
+    raise AssertionError(f"{BACKEND} sets no OLDEST")
+
+
+def run_backend_as(version: tuple[int, int]) -> subprocess.CompletedProcess:
+    """Import the build backend in a Python that says it is ``version``, as pip does before it builds."""
+    fake = f"import runpy, sys; sys.version_info = {version + (0, 'final', 0)}; runpy.run_path({str(BACKEND)!r})"
+    return subprocess.run([sys.executable, "-c", fake], capture_output=True, text=True, timeout=60)
 
 
 def test_readme_and_pyproject_agree_on_the_oldest_python():
     accepted = SpecifierSet(tomllib.loads((project_root() / "pyproject.toml").read_text())["project"]["requires-python"])
     older = f"3.{int(OLDEST.split('.')[1]) - 1}"
     assert OLDEST in accepted and older not in accepted, f"pyproject's requires-python {accepted} vs README's {OLDEST}"
+    assert backend_oldest() == OLDEST, f"{BACKEND.name} lets Python {backend_oldest()} through, README says {OLDEST}"
+
+
+def test_an_older_python_stops_at_the_build_with_a_message_that_names_it():
+    major, minor = map(int, OLDEST.split("."))
+    stopped = run_backend_as((major, minor - 1))
+    assert stopped.returncode == 1, stopped
+    assert f"fer-workbook needs Python {OLDEST} or newer" in stopped.stderr
+    assert f"is Python {major}.{minor - 1}." in stopped.stderr and "python3.12 -m venv .venv" in stopped.stderr
+    # The section it points to exists
+    assert "## A Python for the workbook" in (project_root() / "docs" / "commands.md").read_text()
+    # The oldest promised Python gets past the check (what follows it is setuptools' own backend)
+    passed = run_backend_as((major, minor))
+    assert "needs Python" not in passed.stderr
 
 
 @pytest.mark.skipif(HERE != OLDEST, reason=f"pip chose the installed versions for Python {HERE} (numpy 2.5 needs "
