@@ -1,6 +1,6 @@
 """The model as a web app: photos and the live webcam, in the browser (Gradio).
 
-    python -m helpers.app [--model PATH] [--host 127.0.0.1] [--port 7860]
+    python -m helpers.app [--model PATH] [--host 127.0.0.1] [--port 7860] [--ssl-certfile C --ssl-keyfile K]
 
 then open http://127.0.0.1:7860. Three tabs:
 
@@ -14,7 +14,10 @@ then open http://127.0.0.1:7860. Three tabs:
 
 It runs offline: no analytics, no share link, its scripts and fonts are served by the app itself. It listens
 on 127.0.0.1, this computer only, unless ``--host`` names another address: ``--host 0.0.0.0`` lets anyone who
-can reach this computer on the network open it, with no login, and use your CPU. Uploads are capped at
+can reach this computer on the network open it, with no login, and use your CPU. A browser gives a page the
+camera only over HTTPS or at 127.0.0.1, so for the Webcam tab from other computers serve it over HTTPS
+(``--ssl-certfile``, ``--ssl-keyfile``; a self-signed pair will do, each browser asks once to accept it) or
+let each user forward the port (``ssh -L 7860:127.0.0.1:7860 HOST``). Uploads are capped at
 ``MAX_UPLOAD`` per file (and photos at ``faces.MAX_PIXELS``). The app uses the same ``faces.Predictor`` as the
 command line: one preprocessing path.
 
@@ -28,6 +31,8 @@ import base64
 import html
 import json
 import os
+import socket
+import ssl
 import sys
 import tempfile
 import threading
@@ -293,6 +298,17 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, **
                        show_error=True, ssr_mode=False, mcp_server=False, css=CSS, footer_links=[], **kwargs)
 
 
+def network_address() -> str | None:
+    """This computer's IPv4 address on its network (the one its default route leaves by), or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))          # UDP: sends nothing, only picks the route (a documentation address)
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.app", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -301,7 +317,27 @@ def main(argv=None) -> int:
                         help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0: everyone "
                              "who can reach it)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--ssl-certfile", metavar="CERT", help="serve over HTTPS with this certificate (PEM), so "
+                        "that browsers on other computers give the Webcam tab their camera")
+    parser.add_argument("--ssl-keyfile", metavar="KEY", help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
+    if (args.ssl_certfile is None) != (args.ssl_keyfile is None):
+        parser.error("--ssl-certfile and --ssl-keyfile go together")
+    https = {}
+    if args.ssl_certfile:
+        for path in (args.ssl_certfile, args.ssl_keyfile):
+            if not Path(path).is_file():
+                print(f"error: {path}: no such file", file=sys.stderr)
+                return 2
+        try:        # here, not in the server's thread, where a bad pair reads as "port in use" after 5 s
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                args.ssl_certfile, args.ssl_keyfile, password=lambda: "")     # never a pass phrase prompt
+        except ssl.SSLError as err:
+            print(f"error: {args.ssl_certfile} and {args.ssl_keyfile} are not a PEM certificate and its "
+                  f"unencrypted key: {err}", file=sys.stderr)
+            return 2
+        # ssl_verify=False: Gradio's own check of the page at start-up would refuse a self-signed certificate
+        https = dict(ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile, ssl_verify=False)
     try:
         demo = build(faces.Predictor(args.model))
     except FERDataError as err:
@@ -310,13 +346,20 @@ def main(argv=None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"note: listening on {args.host}: anyone who can reach this computer can use the app (no login)",
               file=sys.stderr)
+        if not https:
+            print("note: browsers on other computers give the Webcam tab no camera over plain HTTP: use "
+                  "--ssl-certfile and --ssl-keyfile, or ssh -L (python -m helpers.app --help)", file=sys.stderr)
     try:
-        _, url, _ = launch(demo, args.host, args.port, quiet=True, prevent_thread_lock=True)
+        _, url, _ = launch(demo, args.host, args.port, quiet=True, prevent_thread_lock=True, **https)
     except OSError:
         print(f"error: cannot listen on {args.host}:{args.port}: the port is in use, or the address is not one "
               f"of this computer's; try --port {args.port + 1}", file=sys.stderr)
         return 2
     print(f"The app is at {url} (Ctrl-C stops it)", flush=True)
+    address = network_address() if args.host in ("0.0.0.0", "::") else None
+    if address:
+        print(f"Other computers: {url.split(':')[0]}://{address}:{args.port}/ (where the network lets them reach "
+              f"this one)", flush=True)
     demo.block_thread()
     return 0
 

@@ -5,13 +5,17 @@ streams a fake camera made from a real face photo."""
 import json
 import os
 import re
+import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import time
+import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import cv2
@@ -158,26 +162,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """``python -m helpers.app`` on a free localhost port; its URL once it answers."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "app.log"
+def start_app(args: list[str], url: str, log: Path, context: ssl.SSLContext | None = None) -> subprocess.Popen:
+    """``python -m helpers.app ARGS`` in its own process, returned once ``url`` answers."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "helpers.app", "--port", str(port)], stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", "helpers.app", *args], stdout=out,
                                 stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 180
     while True:
         try:
-            urllib.request.urlopen(url, timeout=2)
-            break
+            urllib.request.urlopen(url, timeout=2, context=context)
+            return proc
         except OSError:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
                 pytest.fail(f"the app did not start: {log.read_text()[-2000:]}")
             time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python -m helpers.app`` on a free localhost port; its URL once it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    proc = start_app(["--port", str(port)], url, tmp_path_factory.mktemp("server") / "app.log")
     yield url
     proc.terminate()
     proc.wait(timeout=30)
@@ -287,3 +295,80 @@ def test_a_real_browser_uploads_a_photo_and_streams_the_webcam(server, photos, t
     live = re.search(r"(\w+) \d+% · ([\d.]+) frames/s", readout)
     assert live and live[1] in LABELS and float(live[2]) > 0, readout
     assert not outside, f"the page asked for something outside the app: {outside[:5]}"
+
+
+# --- the webcam from other computers: HTTPS ------------------------------------------------------------
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and its key, made with the openssl command docs/commands.md gives."""
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl on this machine")
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
+                    "/CN=fer-workbook", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_files_are_checked_before_the_model_loads(tmp_path, capsys):
+    cert, key = self_signed(tmp_path / "one")
+    with pytest.raises(SystemExit):                                      # a certificate needs its key
+        app.main(["--ssl-certfile", str(cert)])
+    assert "--ssl-certfile and --ssl-keyfile go together" in capsys.readouterr().err
+    assert app.main(["--ssl-certfile", str(tmp_path / "missing.pem"), "--ssl-keyfile", str(key)]) == 2
+    assert "missing.pem: no such file" in capsys.readouterr().err
+    _, other_key = self_signed(tmp_path / "two")
+    (tmp_path / "junk.pem").write_text("not a certificate\n")
+    for wrong in ([str(cert), str(other_key)], [str(tmp_path / "junk.pem"), str(key)]):   # a stranger's key; junk
+        assert app.main(["--ssl-certfile", wrong[0], "--ssl-keyfile", wrong[1]]) == 2
+        assert "are not a PEM certificate and its unencrypted key" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not browser.CHROMIUM and not os.environ.get("FER_REQUIRE_BROWSER"),
+                    reason="no Chromium (Debian: apt-get install chromium)")
+def test_another_computers_browser_gets_the_camera_over_https_only(tmp_path):
+    """Served on the network, the Webcam tab streams in a browser that reaches the app by this computer's
+    address over HTTPS (a self-signed certificate, accepted); a plain-HTTP page there gets no camera at all."""
+    from playwright.sync_api import sync_playwright
+    address = app.network_address()
+    if address is None:
+        pytest.skip("this computer has no network address but 127.0.0.1")
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    proc = start_app(["--host", "0.0.0.0", "--port", str(port), "--ssl-certfile", str(cert), "--ssl-keyfile", str(key)],
+                     f"https://127.0.0.1:{port}/", tmp_path / "app.log", ssl._create_unverified_context())
+
+    class Blank(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html><body>plain HTTP</body></html>")
+
+        def log_message(self, *args):
+            pass
+
+    plain = HTTPServer((address, 0), Blank)
+    threading.Thread(target=plain.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            chromium = browser.launch(p, browser.fake_camera(tmp_path / "face.y4m"))
+            try:
+                context = chromium.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                page.set_default_timeout(120_000)
+                page.goto(f"http://{address}:{plain.server_port}/")
+                assert page.evaluate("[window.isSecureContext, navigator.mediaDevices === undefined]") == [False, True]
+                page.goto(f"https://{address}:{port}/")
+                assert page.evaluate("window.isSecureContext")
+                browser.start_webcam(page)
+                readout = page.inner_text("#readout")
+            finally:
+                chromium.close()
+    finally:
+        plain.shutdown()
+        proc.terminate()
+        proc.wait(timeout=30)
+    live = re.search(r"(\w+) \d+% · ([\d.]+) frames/s", readout)
+    assert live and live[1] in LABELS, readout
+    assert f"Other computers: https://{address}:{port}/" in (tmp_path / "app.log").read_text()   # what to share
