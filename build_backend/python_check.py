@@ -12,7 +12,8 @@ OLDEST = (3, 11)  # pyproject.toml's requires-python (tests/test_requirements.py
 if sys.version_info[:2] < OLDEST:
     sys.exit("\n\nfer-workbook needs Python %d.%d or newer; %s is Python %d.%d.\n"
              "Remove .venv and make it again with a newer Python, e.g. python3.12 -m venv .venv\n"
-             "(how to get one: docs/commands.md, 'A Python for the workbook').\n"
+             "(bash .ci/run: PYTHON=python3.12 bash .ci/run)\n"
+             "How to get one: docs/commands.md, 'A Python for the workbook'.\n"
              % (OLDEST + (sys.executable,) + tuple(sys.version_info[:2])))
 
 # The PEP 517 and PEP 660 hooks pip calls, setuptools' own
