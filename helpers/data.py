@@ -74,6 +74,31 @@ def find_data(path: str | os.PathLike | None = None, given_as: str = "the path y
     return None
 
 
+def _holds_splits(folder: Path) -> bool:
+    """Whether ``folder`` has Kaggle's ``train/`` and ``test/`` sub-folders (any case)."""
+    return {"train", "test"} <= {d.name.lower() for d in folder.iterdir() if d.is_dir()}
+
+
+def misplaced_data() -> list[str]:
+    """What in the project's ``data/`` looks like FER2013 where :func:`find_data` does not look, each with
+    its fix: a download unzipped one folder off (``data/train/``, ``data/archive/train/``) or a CSV under
+    another name. Said when the notebooks fall back to the demo set."""
+    root = project_root() / "data"
+    if not root.is_dir():
+        return []
+    hints = []
+    for folder in [root] + sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        if folder.name != "fer2013" and _holds_splits(folder):
+            where, fix = (("data/", "move them into data/fer2013/") if folder == root else
+                          (f"data/{folder.name}/", "rename it data/fer2013/"))
+            hints.append(f"{where} holds train/ and test/: {fix} (or use --data {where})")
+    for csv in sorted(root.glob("*.csv")) + sorted(root.glob("*/*.csv")):
+        if csv != root / "fer2013.csv":
+            where = csv.relative_to(project_root()).as_posix()
+            hints.append(f"{where}: name it data/fer2013.csv if it is FER2013's (or use --data {where})")
+    return hints
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Images
 # ----------------------------------------------------------------------------------------------------------
@@ -118,7 +143,7 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
         ds = demo.make_dataset(per_class=demo_per_class, size=size, channels=channels, seed=seed,
                                public_fraction=public_fraction, private_fraction=private_fraction)
         if verbose:
-            demo.announce(ds)
+            demo.announce(ds, misplaced_data() if path is None else [])
         return ds
     if pack.is_pack(found):                             # python -m helpers.pack: one file, decoded in seconds
         ds = pack.read(found, size, channels)
@@ -232,10 +257,16 @@ def _list_folder_images(root: Path, class_map: dict | None):
     for folder, folder_split in groups:
         classes_here = class_dirs(folder)
         if not classes_here:
-            raise FERDataError(f"{folder}: expected one sub-folder per class (angry/, happy/, ...), found none.")
+            csvs = sorted(p.name for p in folder.glob("*.csv"))
+            raise FERDataError(f"{folder}: expected one sub-folder per class (angry/, happy/, ...), found none."
+                               + (f" It holds {', '.join(csvs)}: point at the file instead." if csvs else ""))
         names = set()
         for cdir in classes_here:
             files = sorted(p for p in cdir.iterdir() if is_image(p))
+            if not files and _holds_splits(cdir):                 # an unzipped download inside its folder
+                raise FERDataError(f"{cdir}: holds train/ and test/, so the dataset is this folder, one below "
+                                   f"{root}: point at {cdir} (--data, FER_DATA or DATA_DIR), or move what it "
+                                   f"holds up into {root}.")
             if not files:
                 raise FERDataError(f"{cdir}: the class folder holds no images "
                                    f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}). Remove it or fill it.")
@@ -444,6 +475,6 @@ def _cache_write(key: str, ds: Dataset) -> None:
         pass                                                         # no cache is slower, not wrong
 
 
-__all__ = ["Dataset", "load", "find_data", "read_image", "to_uint8", "canonical_class", "label_order_table",
-           "stratified_assign", "complete_splits", "list_folder", "without_machine_paths", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir",
-           "project_root"]
+__all__ = ["Dataset", "load", "find_data", "misplaced_data", "read_image", "to_uint8", "canonical_class",
+           "label_order_table", "stratified_assign", "complete_splits", "list_folder", "without_machine_paths",
+           "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir", "project_root"]

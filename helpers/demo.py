@@ -183,10 +183,13 @@ def write_folders(root, classes=("anger", "contempt", "disgust", "fear", "happy"
     return root
 
 
-def announce(ds: Dataset) -> None:
-    """Say loudly that this is the demo set, so no one mistakes its numbers for FER2013's."""
+def announce(ds: Dataset, hints: list[str] = ()) -> None:
+    """Say loudly that this is the demo set, so no one mistakes its numbers for FER2013's; ``hints``: what
+    looks like FER2013 put where it is not looked for (``data.misplaced_data()``)."""
     bar = "#" * 88
     print(f"{bar}\n#  NO REAL DATA FOUND: using the DEMO dataset of generated cartoon faces.{' ' * 14}#\n"
           f"#  Numbers below are NOT FER2013 results. To use FER2013, see README 'Getting FER2013'    #\n"
           f"#  (put it in data/fer2013 or set FER_DATA=/path/to/fer2013).{' ' * 26}#\n{bar}")
+    for hint in hints:
+        print(f"In data/ but not where it is looked for: {hint}")
     print(f"Loaded {ds!r}")

@@ -28,13 +28,18 @@ from datetime import datetime
 from pathlib import Path
 
 from helpers import FERDataError, machine
-from helpers.data import find_data, project_root
+from helpers.data import find_data, misplaced_data, project_root
 from helpers.files import write_text
 
 CELL_TIMEOUT = 1800      # seconds: a cell that hangs fails the run instead of blocking CI forever
-DEMO_BANNER = ("DEMO DATA: no dataset found (no --data, $FER_DATA unset, nothing in data/), so the notebooks "
-               "run on generated\ncartoon faces at FAST_MODE size. They show the mechanics; the numbers are not "
-               "FER2013 results.\nTo use FER2013, see the README, 'Getting FER2013'.")
+DEMO_BANNER = ("DEMO DATA: no dataset found (no --data, $FER_DATA unset, no data/fer2013/ or data/fer2013.csv), "
+               "so the notebooks\nrun on generated cartoon faces at FAST_MODE size. They show the mechanics; the "
+               "numbers are not FER2013 results.\nTo use FER2013, see the README, 'Getting FER2013'.")
+
+
+def demo_banner() -> str:
+    """``DEMO_BANNER``, and what in ``data/`` looks like FER2013 put where it is not looked for, with the fix."""
+    return DEMO_BANNER + "".join(f"\nIn data/ but not where it is looked for: {hint}" for hint in misplaced_data())
 
 
 def notebooks(only=None) -> list[Path]:
@@ -253,7 +258,7 @@ def main(argv=None) -> int:
         print(f"Resuming the run in {out_dir}: keeping {', '.join(done) or 'no notebook'}; running "
               f"{', '.join(nb.stem for nb in todo if nb.stem not in done) or 'nothing'}.")
     if demo:
-        print(DEMO_BANNER)
+        print(demo_banner())
     summary = {"started": datetime.now().isoformat(timespec="seconds"), "fast": bool(args.fast) or demo,
                "demo": demo, "data": "demo" if demo else str(found), "machine": machine.describe(),
                "python": sys.version.split()[0], "notebooks": []}
@@ -290,7 +295,7 @@ def main(argv=None) -> int:
     write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
     print(f"Summary: {out_dir / 'summary.json'} ({summary['seconds']:.0f} s of notebooks)")
     if demo:
-        print(DEMO_BANNER)
+        print(demo_banner())
     return status
 
 

@@ -172,6 +172,48 @@ def test_no_data_falls_back_to_demo(monkeypatch, capsys):
     assert ds.is_demo and "DEMO dataset" in capsys.readouterr().out
 
 
+def test_a_download_unzipped_one_folder_too_deep_is_named_with_the_fix(kaggle_folders, tmp_path, fer_csv):
+    outer = tmp_path / "downloads"                     # Kaggle's archive.zip unzipped with its folder inside
+    outer.mkdir()
+    kaggle_folders.rename(outer / "archive")
+    with pytest.raises(FERDataError, match=r"archive: holds train/ and test/, so the dataset is this folder"):
+        data.load(outer, verbose=False)
+    assert len(data.load(outer / "archive", verbose=False)) == 7 * 6          # where it points: it loads
+    lone = tmp_path / "competition"                                            # a folder with only the CSV in it
+    lone.mkdir()
+    fer_csv.rename(lone / "fer2013.csv")
+    with pytest.raises(FERDataError, match=r"found none\. It holds fer2013\.csv: point at the file instead"):
+        data.load(lone, verbose=False)
+
+
+def test_fer2013_put_where_it_is_not_looked_for_is_said_with_the_fix(kaggle_folders, tmp_path, monkeypatch,
+                                                                     capsys):
+    from helpers import run
+    project = tmp_path / "project"
+    monkeypatch.setattr(data, "project_root", lambda: project)
+    assert data.misplaced_data() == []                                         # no data/ at all
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "README.md").write_text("Put datasets here\n")
+    assert data.misplaced_data() == [] and run.demo_banner() == run.DEMO_BANNER
+    for split in ("train", "test"):                    # archive.zip unzipped straight into data/ ...
+        (kaggle_folders / split).rename(project / "data" / split)
+    (project / "data" / "icml_face_data.csv").write_text("emotion, Usage, pixels\n")   # ... and a CSV renamed
+    hints = data.misplaced_data()
+    assert hints == ["data/ holds train/ and test/: move them into data/fer2013/ (or use --data data/)",
+                     "data/icml_face_data.csv: name it data/fer2013.csv if it is FER2013's (or use --data "
+                     "data/icml_face_data.csv)"]
+    assert run.demo_banner().startswith(run.DEMO_BANNER) and all(h in run.demo_banner() for h in hints)
+    ds = data.load(demo_per_class=5)                   # a notebook run by hand says it too
+    assert ds.is_demo and hints[0] in capsys.readouterr().out
+    (project / "data" / "archive").mkdir()             # one folder down, under another name than fer2013
+    for split in ("train", "test"):
+        (project / "data" / split).rename(project / "data" / "archive" / split)
+    assert data.misplaced_data()[0] == "data/archive/ holds train/ and test/: rename it data/fer2013/ (or use " \
+                                      "--data data/archive/)"
+    (project / "data" / "archive").rename(project / "data" / "fer2013")      # where it belongs: nothing to say
+    assert data.misplaced_data() == [hints[1]] and data.find_data() == project / "data" / "fer2013"
+
+
 def test_sample_keeps_every_class_in_every_split(fer_csv):
     ds = data.load(fer_csv, verbose=False).sample(1)
     assert (ds.counts().drop(columns="total") == 1).all().all()
