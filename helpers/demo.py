@@ -183,7 +183,7 @@ def write_folders(root, classes=("anger", "contempt", "disgust", "fear", "happy"
     return root
 
 
-def announce(ds: Dataset, hints: list[str] = ()) -> None:
+def announce(ds: Dataset, hints: tuple[str, ...] | list[str] = ()) -> None:
     """Say loudly that this is the demo set, so no one mistakes its numbers for FER2013's; ``hints``: what
     looks like FER2013 put where it is not looked for (``data.misplaced_data()``)."""
     bar = "#" * 88
