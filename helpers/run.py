@@ -23,9 +23,12 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
+
+import psutil
 
 from helpers import FERDataError, machine
 from helpers.data import find_data, misplaced_data, project_root
@@ -119,8 +122,38 @@ class Progress:
             self.bar.close()
 
 
+class PeakMemory:
+    """The most memory this process's children (a notebook's kernel and whatever it starts) held at once: their
+    resident memory summed, sampled every ``interval`` seconds in a background thread. ``with PeakMemory() as
+    m: ...``, then ``m.peak`` in bytes."""
+
+    def __init__(self, interval: float = 0.5):
+        self.peak, self.interval, self._stop = 0, interval, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self):
+        me = psutil.Process()
+        while True:
+            held = 0
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):            # a process may end between list and read
+                    held += child.memory_info().rss
+            self.peak = max(self.peak, held)
+            if self._stop.wait(self.interval):
+                return
+
+
 def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
-    """Run one notebook with papermill; returns ``{name, status, seconds, metrics, error}``. Status is
+    """Run one notebook with papermill; returns ``{name, status, seconds, peak_memory_mb, metrics, error}``
+    (``peak_memory_mb``: the most its kernel and the kernel's own processes held at once). Status is
     ``'ok'``, ``'failed'`` or ``'interrupted'`` (Ctrl-C: the KeyboardInterrupt is raised again after the
     entry and the partial notebook are written)."""
     import papermill as pm
@@ -129,11 +162,14 @@ def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
     progress = Progress(label, log)
     interrupted = False
     log.write(f"\n===== {nb.name} =====\n")
+    memory = PeakMemory()
     try:
-        pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=parameters, kernel_name="python3",
-                            cwd=str(nb.parent), progress_bar=False, log_output=False,
-                            execution_timeout=CELL_TIMEOUT, stdout_file=progress, stderr_file=progress,
-                            on_notebook_start=progress.on_notebook_start, on_cell_start=progress.on_cell_start)
+        with memory:
+            pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters=parameters, kernel_name="python3",
+                                cwd=str(nb.parent), progress_bar=False, log_output=False,
+                                execution_timeout=CELL_TIMEOUT, stdout_file=progress, stderr_file=progress,
+                                on_notebook_start=progress.on_notebook_start,
+                                on_cell_start=progress.on_cell_start)
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", error=f"cell {err.exec_count}: {err.ename}: {err.evalue}")
     except KeyboardInterrupt:
@@ -149,6 +185,7 @@ def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
     finally:
         progress.close()
     entry["seconds"] = round(time.perf_counter() - start, 1)
+    entry["peak_memory_mb"] = round(memory.peak / 2**20)
     metrics_file = out_dir / "metrics" / f"{nb.stem}.json"
     entry["metrics"] = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
     if interrupted:
@@ -292,8 +329,12 @@ def main(argv=None) -> int:
                 status = 1
                 break
     summary["seconds"] = round(sum(e["seconds"] for e in summary["notebooks"]), 1)
+    measured = [e for e in summary["notebooks"] if e.get("peak_memory_mb")]
+    largest = max(measured, key=lambda e: e["peak_memory_mb"], default=None)
+    summary["peak_memory_mb"] = largest["peak_memory_mb"] if largest else None
     write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
-    print(f"Summary: {out_dir / 'summary.json'} ({summary['seconds']:.0f} s of notebooks)")
+    memory = f", at most {largest['peak_memory_mb'] / 1024:.1f} GB of memory ({largest['name']})" if largest else ""
+    print(f"Summary: {out_dir / 'summary.json'} ({summary['seconds']:.0f} s of notebooks{memory})")
     if demo:
         print(demo_banner())
     return status

@@ -115,3 +115,12 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes_the_run(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert [(nb["name"], nb["status"]) for nb in summary["notebooks"]] == [("01_data_and_balancing", "ok")]
+
+
+def test_peak_memory_is_what_the_children_held_at_most():
+    with run.PeakMemory(interval=0.1) as before:        # what this process's other children hold (a pool, ...)
+        time.sleep(0.3)
+    hold = "import time; block = b'x' * (300 * 2**20); time.sleep(2)"     # 300 MB written, so resident
+    with run.PeakMemory(interval=0.1) as memory:
+        subprocess.run([sys.executable, "-c", hold], check=True)
+    assert before.peak + 300 * 2**20 < memory.peak < before.peak + 600 * 2**20
