@@ -154,6 +154,9 @@ def record_runtimes(summary: dict) -> dict:
     runtimes[kind] = {"date": summary["started"][:10], "machine": summary.get("machine", "unknown"),
                       "total": summary["seconds"],
                       "notebooks": {nb["name"]: nb["seconds"] for nb in summary["notebooks"]}}
+    if summary.get("peak_memory_mb"):                            # runs from before the runner measured it: none
+        largest = max(summary["notebooks"], key=lambda nb: nb.get("peak_memory_mb") or 0)
+        runtimes[kind]["memory"] = {"peak_mb": summary["peak_memory_mb"], "notebook": largest["name"]}
     write_text(path, json.dumps(runtimes, indent=1) + "\n")
     return runtimes
 
@@ -166,11 +169,15 @@ def _duration(seconds: float) -> str:
 
 def runtime_text(kind: str, what: str, runtimes: dict) -> str:
     """What a ``<!--rt:KIND/WHAT-->`` marker shows: a notebook's or the whole run's (``total``) wall time,
-    or ``when`` (machine and date) of the ``fer2013`` or ``demo`` run; ``not measured yet`` for a notebook
-    newer than the last such run."""
+    ``when`` (machine and date) of the ``fer2013`` or ``demo`` run, or ``memory`` (the most one notebook's
+    processes held at once, and which notebook); ``not measured yet`` for a notebook newer than the last
+    such run, or a run from before the runner measured memory."""
     run = runtimes[kind]
     if what == "when":
         return f"{run['machine'].replace('(R)', '')}, {run['date']}"
+    if what == "memory":
+        memory = run.get("memory")
+        return f"{memory['peak_mb'] / 1024:.1f} GB ({memory['notebook']})" if memory else "not measured yet"
     if what != "total" and what not in run["notebooks"]:
         return "not measured yet"
     return _duration(run["total"] if what == "total" else run["notebooks"][what])

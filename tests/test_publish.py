@@ -56,6 +56,17 @@ def test_publishing_takes_the_notebooks_prose_as_it_is_now(tmp_path):
     assert publish._current_prose(executed, tmp_path / "nb.ipynb").cells[1].source == "Sad -> neutral: 19%."
 
 
+def test_a_runs_peak_memory_is_recorded_with_its_notebook(tmp_path, monkeypatch):
+    monkeypatch.setattr(publish, "project_root", lambda: tmp_path)
+    (tmp_path / "docs").mkdir()
+    summary = {"started": "2026-12-07T03:40:00", "machine": "AMD EPYC, 2 cores", "seconds": 30.0,
+               "peak_memory_mb": 2970, "notebooks": [{"name": "00_a", "seconds": 10.0, "peak_memory_mb": 900},
+                                                     {"name": "03_b", "seconds": 20.0, "peak_memory_mb": 2970}]}
+    assert publish.record_runtimes(summary)["fer2013"]["memory"] == {"peak_mb": 2970, "notebook": "03_b"}
+    del summary["peak_memory_mb"]                        # a run from before the runner measured memory
+    assert "memory" not in publish.record_runtimes(summary)["fer2013"]
+
+
 def test_the_published_copies_stay_small():
     files = [p for p in (project_root() / "docs").rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) < 8 * 2**20          # a few MB in all
@@ -110,3 +121,7 @@ def test_run_time_markers_render_from_the_recorded_times():
     assert publish._render(text, runtimes) == ("a <!--rt:demo/00_x-->8 s<!--/rt--> b <!--rt:demo/02_y-->1.6 min"
                                                "<!--/rt--> <!--rt:demo/total-->5.2 min<!--/rt-->")
     assert publish.runtime_text("demo", "when", runtimes) == "Intel Xeon, 2 cores, 2026-01-02"
+    assert publish.runtime_text("demo", "memory", runtimes) == "not measured yet"     # a run from before
+    runtimes["demo"]["memory"] = {"peak_mb": 2970, "notebook": "02_y"}
+    assert publish._render("<!--rt:demo/memory-->?<!--/rt-->", runtimes) == \
+        "<!--rt:demo/memory-->2.9 GB (02_y)<!--/rt-->"
