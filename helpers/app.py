@@ -358,8 +358,8 @@ def main(argv=None) -> int:
     print(f"The app is at {url} (Ctrl-C stops it)", flush=True)
     address = network_address() if args.host in ("0.0.0.0", "::") else None
     if address:
-        print(f"Other computers: {url.split(':')[0]}://{address}:{args.port}/ (where the network lets them reach "
-              f"this one)", flush=True)
+        print(f"Other computers: {'https' if https else 'http'}://{address}:{args.port}/ (where the network lets "
+              f"them reach this one)", flush=True)
     demo.block_thread()
     return 0
 

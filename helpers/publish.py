@@ -155,8 +155,9 @@ def record_runtimes(summary: dict) -> dict:
                       "total": summary["seconds"],
                       "notebooks": {nb["name"]: nb["seconds"] for nb in summary["notebooks"]}}
     if summary.get("peak_memory_mb"):                            # runs from before the runner measured it: none
-        largest = max(summary["notebooks"], key=lambda nb: nb.get("peak_memory_mb") or 0)
-        runtimes[kind]["memory"] = {"peak_mb": summary["peak_memory_mb"], "notebook": largest["name"]}
+        from helpers.run import most_memory
+        largest = most_memory(summary["notebooks"])["name"]
+        runtimes[kind]["memory"] = {"peak_mb": summary["peak_memory_mb"], "notebook": largest}
     write_text(path, json.dumps(runtimes, indent=1) + "\n")
     return runtimes
 

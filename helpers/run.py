@@ -151,6 +151,11 @@ class PeakMemory:
                 return
 
 
+def most_memory(entries: list[dict]) -> dict | None:
+    """Of a run's notebook entries, the one whose processes held the most memory (None: none measured)."""
+    return max((e for e in entries if e.get("peak_memory_mb")), key=lambda e: e["peak_memory_mb"], default=None)
+
+
 def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
     """Run one notebook with papermill; returns ``{name, status, seconds, peak_memory_mb, metrics, error}``
     (``peak_memory_mb``: the most its kernel and the kernel's own processes held at once). Status is
@@ -329,8 +334,7 @@ def main(argv=None) -> int:
                 status = 1
                 break
     summary["seconds"] = round(sum(e["seconds"] for e in summary["notebooks"]), 1)
-    measured = [e for e in summary["notebooks"] if e.get("peak_memory_mb")]
-    largest = max(measured, key=lambda e: e["peak_memory_mb"], default=None)
+    largest = most_memory(summary["notebooks"])
     summary["peak_memory_mb"] = largest["peak_memory_mb"] if largest else None
     write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
     memory = f", at most {largest['peak_memory_mb'] / 1024:.1f} GB of memory ({largest['name']})" if largest else ""

@@ -5,6 +5,7 @@ A clone has what git tracks, not what happens to lie in this working tree: a rec
 matched by .gitignore is missing on every other machine (docs/runs/ was, until 2026-12-07)."""
 
 import json
+import posixpath
 import re
 import subprocess
 from pathlib import Path
@@ -51,17 +52,6 @@ def anchors(markdown: str) -> set[str]:
     return found | set(re.findall(r"<a (?:id|name)=\"([^\"]+)\"", markdown))
 
 
-def normalised(path: Path) -> list[str]:
-    """``path``'s parts with ``.`` and ``dir/..`` folded away, without touching the file system."""
-    parts: list[str] = []
-    for part in path.parts:
-        if part == "..":
-            parts.pop() if parts else parts.append(part)
-        elif part not in (".", ""):
-            parts.append(part)
-    return parts or ["."]
-
-
 def broken_links() -> list[str]:
     """Every relative link in the tracked Markdown and notebooks whose file or anchor a clone lacks."""
     tracked = tracked_files()
@@ -73,8 +63,7 @@ def broken_links() -> list[str]:
             if re.match(r"[a-z][a-z0-9+.-]*:", target):          # http:, https:, mailto:
                 continue
             path, _, anchor = target.partition("#")
-            resolved = Path(name).parent / path if path else Path(name)
-            key = "/".join(normalised(resolved))
+            key = posixpath.normpath(posixpath.join(posixpath.dirname(name), path)) if path else name
             if key not in tracked and key not in folders:
                 broken.append(f"{name}: {target}: not in git" + (" (it is ignored)" if (ROOT / key).exists() else ""))
             elif anchor and key.endswith(".md") and anchor not in anchors((ROOT / key).read_text()):
