@@ -87,13 +87,11 @@ def remedy_effects(train_images, train_labels, test_images, test_labels, classes
     notebook 02's ``IMBALANCE`` takes), with the seconds its fit took."""
     import time
 
-    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score, recall_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.pipeline import Pipeline
 
-    from helpers.features import Pixels
+    from helpers.svm import pca_steps
     train_labels, test_labels = np.asarray(train_labels), np.asarray(test_labels)
     counts = np.bincount(train_labels, minlength=len(classes))
     small, large = int(np.argmin(counts)), int(np.argmax(counts))
@@ -103,8 +101,8 @@ def remedy_effects(train_images, train_labels, test_images, test_labels, classes
               "undersample": (undersample_indices(train_labels, seed=seed), None)}
     rows = {}
     for name, (idx, weighting) in setups.items():
-        pipe = make_pipeline(Pixels(), StandardScaler(), PCA(60, whiten=True, random_state=seed),
-                             LogisticRegression(max_iter=300, class_weight=weighting))
+        pipe = Pipeline(pca_steps(n_components=60, seed=seed)          # pixels -> standardise -> PCA
+                        + [("logreg", LogisticRegression(max_iter=300, class_weight=weighting))])
         start = time.perf_counter()
         pipe.fit(train_images[idx], train_labels[idx])
         seconds = time.perf_counter() - start

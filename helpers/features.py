@@ -27,7 +27,8 @@ def as_grey_batch(images, what: str = "images") -> np.ndarray:
 
 
 class _Stateless(TransformerMixin, BaseEstimator):
-    """A transformer that learns nothing in ``fit`` (the features are fixed functions of the image)."""
+    """A transformer that learns nothing in ``fit`` (the features are fixed functions of the image). Its
+    ``transform`` always returns a new array, which the pipelines of ``helpers.svm`` then change in place."""
 
     def fit(self, images, y=None):
         return self
@@ -36,6 +37,26 @@ class _Stateless(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         return tags
+
+
+class InChunks(_Stateless):
+    """A stateless feature ``step`` applied to ``chunk`` faces at a time, each chunk's rows written into one
+    float32 array made in advance. The result is the same as ``step.transform(images)``, but the step's own
+    full-size intermediate arrays (each part of a ``FeatureUnion``, then their side-by-side copy) never
+    exist: on FER2013's 28,000 Training faces x 13,000 features that is 3 GB less at the peak."""
+
+    def __init__(self, step, chunk: int = 2000):
+        self.step = step
+        self.chunk = chunk
+
+    def transform(self, images):
+        images = as_grey_batch(images)
+        first = self.step.transform(images[:self.chunk])
+        out = np.empty((len(images), first.shape[1]), np.float32)
+        out[:len(first)] = first
+        for start in range(self.chunk, len(images), self.chunk):
+            out[start:start + self.chunk] = self.step.transform(images[start:start + self.chunk])
+        return out
 
 
 class Pixels(_Stateless):
@@ -97,7 +118,8 @@ class Gabor(_Stateless):
     (even and odd phase) averaged over a ``grid`` x ``grid`` layout.
 
     For speed, a chunk of faces is filtered in one OpenCV call: the faces are stacked into one tall image with
-    gaps wider than the kernel, so neighbours do not bleed into each other."""
+    gaps wider than the kernel, so neighbours do not bleed into each other, and every face, the first of a
+    chunk too, sees zeros beyond its edges."""
 
     def __init__(self, wavelengths=(4, 6, 8, 11), orientations: int = 6, grid: int = 12, chunk: int = 2000):
         self.wavelengths = wavelengths
@@ -129,8 +151,9 @@ class Gabor(_Stateless):
             tall[:, :h, gap:gap + w] = part
             tall = tall.reshape(m * (h + gap), w + 2 * gap)
             feats = []
-            for even, odd in kernels:
-                energy = np.sqrt(cv2.filter2D(tall, -1, even) ** 2 + cv2.filter2D(tall, -1, odd) ** 2)
+            for even, odd in kernels:                    # zeros beyond the edges, as in the gaps between faces
+                energy = np.sqrt(cv2.filter2D(tall, -1, even, borderType=cv2.BORDER_CONSTANT) ** 2
+                                 + cv2.filter2D(tall, -1, odd, borderType=cv2.BORDER_CONSTANT) ** 2)
                 energy = energy.reshape(m, h + gap, w + 2 * gap)[:, :h, gap:gap + w]
                 cells = energy.reshape(m, self.grid, h // self.grid, self.grid, w // self.grid).mean(axis=(2, 4))
                 feats.append(cells.reshape(m, -1))

@@ -29,20 +29,50 @@ from helpers import features as F
 def face_features():
     """The feature set of the best classical pipeline: HOG at cells of 4, 6 and 8 pixels (edges, fine to
     coarse), LBP histograms on a 6x6 grid (texture), Gabor energy (oriented wrinkles and furrows) and the
-    standardised pixels, side by side: about 13,000 numbers per face."""
-    return FeatureUnion([("hog", F.Hog((4, 6, 8))), ("lbp", F.Lbp(6)), ("gabor", F.Gabor()),
-                         ("pixels", F.Pixels())])
+    standardised pixels, side by side: about 13,000 numbers per face, computed 2,000 faces at a time
+    (``features.InChunks``)."""
+    return F.InChunks(FeatureUnion([("hog", F.Hog((4, 6, 8))), ("lbp", F.Lbp(6)), ("gabor", F.Gabor()),
+                                    ("pixels", F.Pixels())]))
+
+
+class ChunkedScaler(StandardScaler):
+    """scikit-learn's ``StandardScaler``, fitted ``chunk`` rows at a time with ``partial_fit``: the same mean
+    and variance, without the two data-sized temporaries that ``StandardScaler.fit`` makes (3 GB for
+    FER2013's Training faces x 13,000 features). With ``copy=False`` it also scales in place."""
+
+    def __init__(self, *, copy: bool = True, chunk: int = 2000):
+        super().__init__(copy=copy)
+        self.chunk = chunk
+
+    def fit(self, X, y=None):
+        super().fit(X[:self.chunk])                              # starts afresh on the first chunk
+        for start in range(self.chunk, len(X), self.chunk):
+            self.partial_fit(X[start:start + self.chunk])
+        return self
+
+
+def pca_steps(feature_step=None, n_components: int | float = 100, seed: int = 0) -> list:
+    """The ``features -> standardise -> whitened PCA`` steps of ``pca_svm`` and ``nystroem_svm`` (and of
+    notebook 01's quick classifier), as a list of ``(name, step)`` to put a classifier after.
+
+    ``helpers.features``' transformers always return a new array, so there the scaler standardises it in
+    place and PCA centres the result in place (``copy=False``): one copy of the features at a time, which
+    keeps fitting on all of FER2013's Training features to about 2 GB, not 5.5. Any other step (or
+    ``"passthrough"``, for features computed beforehand) may hand on the caller's own array: then the scaler
+    copies, so the caller's data is never changed."""
+    feature_step = feature_step if feature_step is not None else F.InChunks(F.Pixels())
+    owned = isinstance(feature_step, F._Stateless)
+    return [("features", feature_step),
+            ("scale", ChunkedScaler(copy=not owned)),
+            ("pca", PCA(n_components, whiten=True, copy=False, random_state=seed))]
 
 
 def pca_svm(feature_step=None, n_components: int | float = 100, kernel: str = "rbf", C: float = 10.0,
             gamma="scale", degree: int = 3, seed: int = 0) -> Pipeline:
-    """``feature_step`` (default: standardised pixels) -> StandardScaler -> PCA (whitened) -> SVC.
+    """``feature_step`` (default: standardised pixels) -> standardise -> PCA (whitened) -> SVC (``pca_steps``).
 
     ``n_components`` may be a count or a fraction of variance to keep (e.g. 0.95)."""
-    return Pipeline([
-        ("features", feature_step if feature_step is not None else F.Pixels()),
-        ("scale", StandardScaler()),
-        ("pca", PCA(n_components, whiten=True, random_state=seed)),
+    return Pipeline(pca_steps(feature_step, n_components, seed) + [
         ("svm", SVC(kernel=kernel, C=C, gamma=gamma, degree=degree, cache_size=2000, random_state=seed)),
     ])
 
@@ -53,10 +83,7 @@ def nystroem_svm(feature_step=None, n_components: int = 200, n_kernel_features: 
     coordinates whose dot products approximate the RBF kernel, then a linear SVM. Fits in seconds on all of
     FER2013 where the exact SVC needs minutes; usually a little less accurate."""
     gamma = gamma if gamma is not None else 1.0 / n_components      # "scale" for whitened PCA features
-    return Pipeline([
-        ("features", feature_step if feature_step is not None else F.Pixels()),
-        ("scale", StandardScaler()),
-        ("pca", PCA(n_components, whiten=True, random_state=seed)),
+    return Pipeline(pca_steps(feature_step, n_components, seed) + [
         ("kernel_map", Nystroem(gamma=gamma, n_components=n_kernel_features, random_state=seed)),
         ("svm", LinearSVC(C=C, random_state=seed)),
     ])

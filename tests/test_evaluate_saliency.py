@@ -166,6 +166,18 @@ def test_randomisation_changes_the_maps(demo_model):
         saliency.compute("nope", model, x)
 
 
+def test_maps_in_batches_are_the_maps_of_one_pass(demo_model, monkeypatch):
+    """Each face's gradient goes with its own class, whichever batch it falls in (17 faces: batches of 5,
+    5, 5 and 2, against one pass)."""
+    model, ds = demo_model
+    x = ds.xy("private")[0][:17]
+    classes = np.arange(17) % 7                                      # not the predicted ones
+    whole = {m: saliency.compute(m, model, x, classes) for m in ("gradient", "gradcam")}
+    monkeypatch.setattr(saliency, "BATCH", 5)
+    for method, maps in whole.items():
+        assert np.allclose(saliency.compute(method, model, x, classes), maps, rtol=1e-4, atol=1e-6), method
+
+
 def test_cross_dataset_maps_shared_classes(tmp_path):
     from helpers import data
     root = demo.write_folders(tmp_path / "ckplus", per_class=3)

@@ -70,16 +70,17 @@ def test_cnn_features_and_their_errors():
 def test_gabor_energy_matches_filtering_each_face_alone(faces):
     import cv2
     x = faces.images[:3]
-    gabor = features.Gabor(wavelengths=(4, 8), orientations=4, grid=6)
-    out = gabor.transform(x)
+    gabor = features.Gabor(wavelengths=(4, 8), orientations=4, grid=6, chunk=2)
+    out = gabor.transform(x)                                     # chunks of 2 and 1 faces
     assert out.shape == (3, 2 * 4 * 6 * 6)
-    face = x[1, ..., 0].astype(np.float32) / 255                 # stacking faces must not mix neighbours
-    expected = []
-    for even, odd in gabor._kernels():
-        energy = np.hypot(cv2.filter2D(face, -1, even, borderType=cv2.BORDER_CONSTANT),
-                          cv2.filter2D(face, -1, odd, borderType=cv2.BORDER_CONSTANT))
-        expected.append(energy.reshape(6, 8, 6, 8).mean(axis=(1, 3)).ravel())
-    assert np.allclose(out[1], np.concatenate(expected), atol=1e-5)
+    for i in range(3):                          # stacking faces must not mix neighbours, nor treat the first
+        face = x[i, ..., 0].astype(np.float32) / 255               # face of a chunk differently
+        expected = []
+        for even, odd in gabor._kernels():
+            energy = np.hypot(cv2.filter2D(face, -1, even, borderType=cv2.BORDER_CONSTANT),
+                              cv2.filter2D(face, -1, odd, borderType=cv2.BORDER_CONSTANT))
+            expected.append(energy.reshape(6, 8, 6, 8).mean(axis=(1, 3)).ravel())
+        assert np.allclose(out[i], np.concatenate(expected), atol=1e-5), f"face {i}"
 
 
 def test_svm_on_features_of_the_wrong_size_fails_clearly():
@@ -87,3 +88,56 @@ def test_svm_on_features_of_the_wrong_size_fails_clearly():
     head = svm.head_svm().fit(rng.normal(size=(70, 256)), np.arange(70) % 7)
     with pytest.raises(ValueError, match="384 features.*expecting 256"):
         head.predict(rng.normal(size=(5, 384)))              # features from another layer or model
+
+
+def test_in_chunks_gives_the_steps_own_features(faces):
+    x = faces.images[:7]
+    step = svm.face_features().step                          # the FeatureUnion inside
+    chunked = features.InChunks(step, chunk=3).transform(x)  # chunks of 3, 3 and 1 faces
+    assert chunked.dtype == np.float32
+    assert np.array_equal(chunked, step.transform(x))
+
+
+def test_chunked_scaler_learns_what_standard_scaler_learns():
+    from sklearn.preprocessing import StandardScaler
+    rng = np.random.default_rng(0)
+    x = rng.normal(3, 2, (250, 6)).astype(np.float32)
+    scaler = svm.ChunkedScaler(chunk=64).fit(rng.normal(size=(100, 6)))    # a first fit is forgotten
+    scaler.fit(x)
+    reference = StandardScaler().fit(x)
+    assert scaler.n_samples_seen_ == 250
+    assert np.allclose(scaler.mean_, reference.mean_) and np.allclose(scaler.scale_, reference.scale_)
+
+
+def test_lean_pipeline_matches_the_plain_one_and_leaves_callers_arrays_alone(faces):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+    x, y = faces.xy("train")
+    plain = Pipeline([("features", features.Pixels()), ("scale", StandardScaler()),
+                      ("pca", PCA(20, whiten=True, random_state=0))]).fit(x, y)
+    lean = svm.pca_svm(n_components=20)[:-1].fit(x, y)          # in place: Pixels() made the array
+    assert np.allclose(lean.transform(x), plain.transform(x), atol=1e-4)
+    given = features.Pixels().transform(x)
+    kept = given.copy()
+    for step in ("passthrough", FunctionTransformer()):         # steps that hand on the caller's array
+        pipe = svm.pca_svm(step, n_components=20).fit(given, y)
+        pipe.predict(given)
+        assert np.array_equal(given, kept)
+
+
+def test_fitting_the_classical_pipeline_holds_one_copy_of_the_features():
+    """numpy reports its arrays to tracemalloc: the fit's peak is the features once, plus chunks (with plain
+    FeatureUnion + StandardScaler + PCA steps it is about 3.3 times the features)."""
+    import tracemalloc
+    x, y = demo.make_dataset(per_class=150, seed=3).xy("train")          # 840 faces, 44 MB of features
+    size = svm.face_features().transform(x).nbytes
+    pipe = svm.pca_svm(svm.face_features(), n_components=30)
+    pipe.set_params(features__chunk=16, scale__chunk=16)        # chunks as small beside 840 faces as 2000
+    tracemalloc.start()                                         # are beside FER2013's 28,000
+    try:
+        pipe.fit(x, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * size, f"fit peaked at {peak / size:.1f} x the features' {size / 1e6:.0f} MB"
