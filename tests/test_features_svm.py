@@ -121,9 +121,12 @@ def test_lean_pipeline_matches_the_plain_one_and_leaves_callers_arrays_alone(fac
     given = features.Pixels().transform(x)
     kept = given.copy()
     for step in ("passthrough", FunctionTransformer()):         # steps that hand on the caller's array
-        pipe = svm.pca_svm(step, n_components=20).fit(given, y)
-        pipe.predict(given)
-        assert np.array_equal(given, kept)
+        for scale in (None, "passthrough"):                     # with the scaler, and without (exercise 3)
+            pipe = svm.pca_svm(step, n_components=20)
+            if scale:
+                pipe.set_params(scale=scale)
+            pipe.fit(given, y).predict(given)
+            assert np.array_equal(given, kept), (step, scale)
 
 
 def test_fitting_the_classical_pipeline_holds_one_copy_of_the_features():
