@@ -1,7 +1,8 @@
 """Support vector machines on face features: the studies' PCA+SVM and CNN-features+SVM, done in minutes.
 
 * ``pca_svm`` builds the classical pipeline ``features -> standardise -> PCA -> SVC`` as one scikit-learn
-  ``Pipeline`` that takes uint8 faces;
+  ``Pipeline`` that takes uint8 faces; its first three steps (``pca_steps``) work in place on the features
+  they made, so a fit on all of FER2013 holds one copy of them (``ChunkedScaler``, ``features.InChunks``);
 * ``search`` tunes it by cross-validation on a stratified subsample (a kernel SVM's cost grows roughly with
   the square of the number of samples, so searching on 30,000 faces would take hours: one study's took 14);
 * ``fit_timed`` refits the chosen pipeline on all of Training and says how long it took;

@@ -76,7 +76,7 @@ def test_the_readme_first_command_completes_on_the_demo_set(first_command_run):
     assert all(nb["status"] == "ok" for nb in runs.values()), {n: nb["error"] for n, nb in runs.items()}
     assert summary["demo"] is True and summary["fast"] is True
     assert stdout.startswith(DEMO_BANNER) and stdout.rstrip().endswith(DEMO_BANNER)   # said first and last
-    peaks = {name: nb["peak_memory_mb"] for name, nb in runs.items()}    # every kernel imports Keras: > 200 MB
+    peaks = {name: nb["peak_memory_mb"] for name, nb in runs.items()}    # numpy, pandas, matplotlib: > 200 MB
     assert all(200 < mb < 16_000 for mb in peaks.values()), peaks
     assert summary["peak_memory_mb"] == max(peaks.values()) and " GB of memory (" in stdout
     m = runs["02_cnn_training"]["metrics"]
