@@ -6,11 +6,13 @@
     for face in found:
         print(face.box, face.label, face.probabilities)
 
-Photos may be any size, colour (BGR as OpenCV reads them), greyscale, with alpha, 8 or 16 bits.
+Photos may be any size, colour (BGR as OpenCV reads them), greyscale, with alpha, 8 or 16 bits; a phone's
+portrait photo is turned upright as its EXIF orientation tag says.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,33 +48,55 @@ MAX_PIXELS = 150_000_000   # a 12000x9000 phone photo fits; a few-KB file claimi
 
 
 def read_photo(path: str | os.PathLike, name: str | None = None) -> np.ndarray:
-    """Read a photo as OpenCV does (BGR / grey / BGRA, 8 or 16 bits), with a clear error naming the file
-    (``name``, default its path) if it cannot be: missing, empty, not an image, or over ``MAX_PIXELS``."""
+    """Read a photo as OpenCV does (BGR / grey / BGRA, 8 or 16 bits), upright (:func:`decode_photo`), with a
+    clear error naming the file (``name``, default its path) if it cannot be: missing, empty, not an image,
+    or over ``MAX_PIXELS``."""
     path = Path(path)
     name = name or str(path)
     if not path.is_file():
         raise FERDataError(f"{name}: no such file")
     if path.stat().st_size == 0:
         raise FERDataError(f"{name}: the file is empty (0 bytes)")
-    width, height = image_size(path)
+    return decode_photo(path.read_bytes(), name)
+
+
+def decode_photo(data: bytes, name: str = "the photo") -> np.ndarray:
+    """A photo file's bytes -> its pixels as OpenCV reads them (BGR / grey / BGRA, 8 or 16 bits), turned
+    upright as its EXIF orientation says. A phone stores a portrait photo sideways with a tag that tells
+    viewers to turn it; OpenCV's ``IMREAD_UNCHANGED`` (kept for 16-bit and alpha) ignores the tag, and the
+    frontal face detector finds no face lying on its side. Raises ``FERDataError`` naming ``name``."""
+    width, height, orientation = _header(data)
     if width * height > MAX_PIXELS:
         raise FERDataError(f"{name}: {width}x{height} pixels is more than this tool reads "
                            f"({MAX_PIXELS / 1e6:.0f} megapixels); shrink the photo first")
-    image = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_UNCHANGED)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if image is None:
         raise FERDataError(f"{name}: not an image OpenCV can read (corrupt, truncated or another format)")
-    return image
+    return upright(image, orientation)
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the file's header, without decoding it (Pillow); ``(0, 0)`` when Pillow does
-    not know the format (OpenCV may still read it)."""
+def _header(data: bytes) -> tuple[int, int, int]:
+    """``(width, height, EXIF orientation)`` from the file's header, without decoding the pixels (Pillow);
+    ``(0, 0, 1)`` when Pillow does not know the format (OpenCV may still read it)."""
     from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(path) as im:
-            return im.size
-    except (UnidentifiedImageError, OSError, ValueError):
-        return 0, 0
+        with Image.open(io.BytesIO(data)) as im:
+            return (*im.size, im.getexif().get(ORIENTATION, 1))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return 0, 0, 1
+
+
+ORIENTATION = 0x0112        # the EXIF tag; 1 = stored upright
+_TURNS = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+          5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, -1), 7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+          8: lambda a: np.rot90(a, 1)}
+
+
+def upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored pixels -> as the photo is meant to be seen, for an EXIF ``orientation`` of 1-8 (2-8 mirror
+    and/or turn it, as Pillow's ``ImageOps.exif_transpose`` does); any other value leaves it as stored."""
+    turn = _TURNS.get(orientation)
+    return np.ascontiguousarray(turn(image)) if turn else image
 
 
 def to_grey8(image: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from helpers.faces import Predictor, annotate
+from helpers import FERDataError
+from helpers.faces import Predictor, annotate, decode_photo
 
 
 def sample_photos() -> dict:
@@ -75,11 +76,12 @@ def widget(predictor: Predictor, samples: dict | None = None):
         if not change["new"]:
             return
         item = change["new"][0]
-        image = cv2.imdecode(np.frombuffer(item["content"], np.uint8), cv2.IMREAD_UNCHANGED)
-        if image is None:
+        try:
+            image = decode_photo(bytes(item["content"]), item["name"])
+        except FERDataError as err:
             with out:
                 out.clear_output()
-                print(f"{item['name']}: not an image OpenCV can read")
+                print(err)
             return
         show(image, item["name"])
 

@@ -47,6 +47,34 @@ def test_no_face_and_other_formats(predictor, photos):
     assert faces.crop(grey, (500, 500, 40, 40)).shape == (48, 48)   # box at the edge: clamped, still 48x48
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_photos_are_turned_upright_as_their_exif_orientation_says(photos, orientation):
+    """Every EXIF orientation gives the pixels Pillow's exif_transpose gives (a lossless PNG: exactly)."""
+    from PIL import Image, ImageOps
+    stored = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3) * 3       # no symmetry to hide a wrong turn
+    exif = Image.Exif()
+    exif[faces.ORIENTATION] = orientation
+    Image.fromarray(stored).save(photos / "tagged.png", exif=exif.tobytes())
+    with Image.open(photos / "tagged.png") as im:
+        seen = np.asarray(ImageOps.exif_transpose(im))[..., ::-1]           # RGB -> BGR, as OpenCV reads
+    np.testing.assert_array_equal(faces.read_photo(photos / "tagged.png"), seen)
+
+
+def test_a_phone_portrait_stored_sideways_finds_its_face(predictor, photos):
+    """A phone stores a portrait photo sideways with EXIF orientation 6 ("turn 90 degrees clockwise"):
+    read as stored, the frontal detector finds no face; read upright, it finds the astronaut's."""
+    from PIL import Image
+    sideways = np.rot90(skdata.astronaut(), 1)                             # RGB, lying on its side
+    exif = Image.Exif()
+    exif[faces.ORIENTATION] = 6
+    Image.fromarray(np.ascontiguousarray(sideways)).save(photos / "phone.jpg", quality=95, exif=exif.tobytes())
+    as_stored = cv2.imread(str(photos / "phone.jpg"), cv2.IMREAD_UNCHANGED)
+    assert predictor.predict(as_stored) == []
+    photo = faces.read_photo(photos / "phone.jpg")
+    assert photo.shape == (512, 512, 3) and len(predictor.predict(photo)) == 1
+    assert predict.main([str(photos / "phone.jpg"), "--json"]) == 0
+
+
 def test_bad_files_get_clear_errors(photos, monkeypatch):
     with pytest.raises(FERDataError, match="corrupt.jpg: not an image"):
         faces.read_photo(photos / "corrupt.jpg")
@@ -181,3 +209,36 @@ def test_big_photos_are_searched_on_a_shrunk_copy_and_boxes_come_back_full_size(
     assert max(seen[0]) <= faces.DETECT_MAX_SIDE
     scale = 6000 / small.shape[0]
     assert np.allclose(found.box, np.array(box) * scale, atol=0.12 * box[2] * scale)   # the same face, full size
+
+
+def test_the_notebook_widget_reads_uploads_upright_and_names_a_bad_one(capsys):
+    """Notebook 06's upload box decodes as read_photo does: a sideways phone photo arrives upright, and a
+    file that is no image gets a message naming it."""
+    import datetime
+    import io
+
+    import matplotlib
+    from PIL import Image
+
+    from helpers import gallery
+    matplotlib.use("Agg")
+
+    class Recorder:                                    # stands in for the model: records what it is shown
+        seen = []
+
+        def predict(self, image):
+            self.seen.append(image)
+            return []
+
+    box = gallery.widget(Recorder(), samples={"coffee": skdata.coffee()[..., ::-1]})
+    upload = box.children[0].children[0]
+    exif = Image.Exif()
+    exif[faces.ORIENTATION] = 6
+    phone = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(np.rot90(skdata.astronaut(), 1))).save(phone, "PNG", exif=exif.tobytes())
+    for name, content in [("phone.png", phone.getvalue()), ("notes.jpg", b"not a photo")]:
+        upload.value = ({"name": name, "type": "image/png", "size": len(content), "content": memoryview(content),
+                         "last_modified": datetime.datetime.now()},)
+    np.testing.assert_array_equal(Recorder.seen[-1], skdata.astronaut()[..., ::-1])   # upright, BGR
+    assert len(Recorder.seen) == 2                                                    # the sample, the upload
+    assert "notes.jpg: not an image OpenCV can read" in capsys.readouterr().out
