@@ -70,6 +70,9 @@ def decode_photo(data: bytes, name: str = "the photo") -> np.ndarray:
         raise FERDataError(f"{name}: {width}x{height} pixels is more than this tool reads "
                            f"({MAX_PIXELS / 1e6:.0f} megapixels); shrink the photo first")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if image is None and data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1"):
+        raise FERDataError(f"{name}: a HEIC photo (an iPhone's own format), which OpenCV cannot read: export "
+                           "it as JPEG (on the iPhone: Settings > Camera > Formats > Most Compatible)")
     if image is None:
         raise FERDataError(f"{name}: not an image OpenCV can read (corrupt, truncated or another format)")
     return upright(image, orientation)

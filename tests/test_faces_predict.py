@@ -78,6 +78,9 @@ def test_a_phone_portrait_stored_sideways_finds_its_face(predictor, photos):
 def test_bad_files_get_clear_errors(photos, monkeypatch):
     with pytest.raises(FERDataError, match="corrupt.jpg: not an image"):
         faces.read_photo(photos / "corrupt.jpg")
+    (photos / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    with pytest.raises(FERDataError, match="IMG_0001.HEIC: a HEIC photo .* export it as JPEG"):
+        faces.read_photo(photos / "IMG_0001.HEIC")
     with pytest.raises(FERDataError, match="nope.png: no such file"):
         faces.read_photo(photos / "nope.png")
     (photos / "empty.jpg").write_bytes(b"")
