@@ -6,6 +6,7 @@ Every extractor is a scikit-learn transformer, so it composes in a ``Pipeline``:
     pipe.fit(train_images, train_labels)          # uint8 faces, shape (N, 48, 48, 1) or (N, 48, 48)
 
 Transformers take images the way ``helpers.data`` gives them (grey levels 0-255) and return float32 rows.
+Each is a ``Stateless`` transformer: it learns nothing in ``fit`` and its ``transform`` returns a new array.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def as_grey_batch(images, what: str = "images") -> np.ndarray:
     return images
 
 
-class _Stateless(TransformerMixin, BaseEstimator):
+class Stateless(TransformerMixin, BaseEstimator):
     """A transformer that learns nothing in ``fit`` (the features are fixed functions of the image). Its
     ``transform`` always returns a new array, which the pipelines of ``helpers.svm`` then change in place."""
 
@@ -39,7 +40,7 @@ class _Stateless(TransformerMixin, BaseEstimator):
         return tags
 
 
-class InChunks(_Stateless):
+class InChunks(Stateless):
     """A stateless feature ``step`` applied to ``chunk`` faces at a time, each chunk's rows written into one
     float32 array made in advance. The result is the same as ``step.transform(images)``, but the step's own
     full-size intermediate arrays (each part of a ``FeatureUnion``, then their side-by-side copy) never
@@ -59,7 +60,7 @@ class InChunks(_Stateless):
         return out
 
 
-class Pixels(_Stateless):
+class Pixels(Stateless):
     """Raw pixels, each image standardised to mean 0 and standard deviation 1 (removes lighting)."""
 
     def transform(self, images):
@@ -67,7 +68,7 @@ class Pixels(_Stateless):
         return (x - x.mean(1, keepdims=True)) / (x.std(1, keepdims=True) + 1e-6)
 
 
-class Hog(_Stateless):
+class Hog(Stateless):
     """Histograms of oriented gradients (OpenCV's ``HOGDescriptor``) at one or more cell sizes.
 
     A cell of ``c`` pixels gets a 9-bin histogram of gradient directions; blocks of 2x2 cells are
@@ -91,7 +92,7 @@ class Hog(_Stateless):
         return np.hstack(parts).astype(np.float32)
 
 
-class Lbp(_Stateless):
+class Lbp(Stateless):
     """Local binary patterns (uniform, 8 neighbours, radius 1): a histogram of micro-textures in each cell
     of a ``grid`` x ``grid`` layout, the classic face-texture descriptor."""
 
@@ -112,7 +113,7 @@ class Lbp(_Stateless):
         return np.asarray(rows, np.float32) / (sh * sw)
 
 
-class Gabor(_Stateless):
+class Gabor(Stateless):
     """Gabor filter-bank energy, the classic descriptor of facial expression (wrinkles, furrows, open eyes):
     each face filtered by ``len(wavelengths) x orientations`` oriented wave patterns, the local energy
     (even and odd phase) averaged over a ``grid`` x ``grid`` layout.
@@ -198,7 +199,7 @@ def cnn_features(model, images, layer: str | None = None, batch_size: int = 256)
     return np.asarray(out, np.float32).reshape(len(images), -1)
 
 
-class CnnFeatures(_Stateless):
+class CnnFeatures(Stateless):
     """``cnn_features`` as a scikit-learn transformer, so a CNN + SVM stack is one ``Pipeline``."""
 
     def __init__(self, model, layer: str | None = None, batch_size: int = 256):

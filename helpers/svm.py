@@ -62,7 +62,7 @@ def pca_steps(feature_step=None, n_components: int | float = 100, seed: int = 0)
     ``"passthrough"``, for features computed beforehand) may hand on the caller's own array: then the scaler
     and PCA copy, so the caller's data is never changed, even with the scaler taken out."""
     feature_step = feature_step if feature_step is not None else F.InChunks(F.Pixels())
-    owned = isinstance(feature_step, F._Stateless)
+    owned = isinstance(feature_step, F.Stateless)
     return [("features", feature_step),
             ("scale", ChunkedScaler(copy=not owned)),
             ("pca", PCA(n_components, whiten=True, copy=not owned, random_state=seed))]
