@@ -30,5 +30,5 @@ def atomic_path(target: str | os.PathLike):
 def write_text(target: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``target`` atomically; returns the path."""
     with atomic_path(target) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
     return Path(target)

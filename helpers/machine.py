@@ -19,7 +19,7 @@ from pathlib import Path
 def cpu_info() -> dict:
     """The fields /proc/cpuinfo gives for this machine's last processor (empty where there is no such file)."""
     try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
     except OSError:
         return {}
     return {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in lines if ":" in line)}
@@ -75,7 +75,7 @@ def default_backend() -> str | None:
         return None
     settings = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "keras.json"
     try:
-        chosen = json.loads(settings.read_text()).get("backend")
+        chosen = json.loads(settings.read_text(encoding="utf-8")).get("backend")
     except (OSError, ValueError, AttributeError):      # no file, not JSON, not an object
         chosen = None
     if chosen and chosen != "tensorflow":

@@ -110,7 +110,7 @@ def publish(run_dir: str | Path, out: str | Path | None = None) -> list[Path]:
     from nbconvert import MarkdownExporter
     run_dir = Path(run_dir)
     out = Path(out or project_root() / "docs" / "notebooks")
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     entries = {e["name"]: e for e in summary["notebooks"]}
     if not entries or any(e["status"] != "ok" for e in entries.values()):
         raise SystemExit(f"{run_dir}: publish only a run whose notebooks all finished (see summary.json)")
@@ -150,7 +150,7 @@ def record_runtimes(summary: dict) -> dict:
     ``demo`` (the demo set, always at FAST_MODE size); returns every recorded kind."""
     kind = "demo" if summary.get("demo") else "fer2013"
     path = project_root() / RUNTIMES
-    runtimes = json.loads(path.read_text()) if path.exists() else {}
+    runtimes = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     runtimes[kind] = {"date": summary["started"][:10], "machine": summary.get("machine", "unknown"),
                       "total": summary["seconds"],
                       "notebooks": {nb["name"]: nb["seconds"] for nb in summary["notebooks"]}}
@@ -199,10 +199,10 @@ def runtime_documents() -> list[Path]:
 def update_runtime_text(runtimes: dict | None = None) -> list[Path]:
     """Rewrite every run-time marker in the README, the notebooks and their published copies from
     ``docs/runtimes.json``; returns the files that changed (a notebook's code, and so its fingerprint, is untouched: markers sit in markdown)."""
-    runtimes = runtimes or json.loads((project_root() / RUNTIMES).read_text())
+    runtimes = runtimes or json.loads((project_root() / RUNTIMES).read_text(encoding="utf-8"))
     changed = []
     for path in runtime_documents():
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         if path.suffix == ".ipynb":
             nb = nbformat.reads(text, as_version=4)
             for cell in nb.cells:
@@ -220,10 +220,10 @@ def update_runtime_text(runtimes: dict | None = None) -> list[Path]:
 def stale_runtime_text() -> dict:
     """``{file: [marker, ...]}`` for every run-time marker that does not show what ``docs/runtimes.json``
     says (empty when everything agrees)."""
-    runtimes = json.loads((project_root() / RUNTIMES).read_text())
+    runtimes = json.loads((project_root() / RUNTIMES).read_text(encoding="utf-8"))
     stale = {}
     for path in runtime_documents():
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         if path.suffix == ".ipynb":
             text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "markdown")
         wrong = [m[0] for m in RUNTIME_MARK.finditer(text) if m[3] != runtime_text(m[1], m[2], runtimes)]
@@ -248,7 +248,7 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", help="a run folder of python -m helpers.run, on real data, all notebooks ok")
     parser.add_argument("--out", default=None, help="default: docs/notebooks")
     args = parser.parse_args(argv)
-    summary = json.loads((Path(args.run_dir) / "summary.json").read_text())
+    summary = json.loads((Path(args.run_dir) / "summary.json").read_text(encoding="utf-8"))
     if summary.get("demo"):                              # a demo run: record its wall times, nothing else
         if any(nb["status"] != "ok" for nb in summary["notebooks"]):
             raise SystemExit(f"{args.run_dir}: record the times of a run whose notebooks all finished")

@@ -188,7 +188,7 @@ def ship_finished(out: Path, data_path=None, force: bool = False) -> int:
     of a pack records this refresh under ``finetune``, keeping the training run's own record)."""
     if not (out / "result.json").exists():
         raise SystemExit(f"{out / 'result.json'} not found: the run in {out} has not finished")
-    meta = json.loads((out / "result.json").read_text())
+    meta = json.loads((out / "result.json").read_text(encoding="utf-8"))
     classes = meta.pop("labels")
     if (out / "model.keras").exists():
         model, _ = shipped.load(out / "model.keras")

@@ -192,7 +192,7 @@ def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
     entry["seconds"] = round(time.perf_counter() - start, 1)
     entry["peak_memory_mb"] = round(memory.peak / 2**20)
     metrics_file = out_dir / "metrics" / f"{nb.stem}.json"
-    entry["metrics"] = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    entry["metrics"] = json.loads(metrics_file.read_text(encoding="utf-8")) if metrics_file.exists() else {}
     if interrupted:
         entry["resume"] = True
     return entry
@@ -296,7 +296,7 @@ def main(argv=None) -> int:
     todo = notebooks(args.only)
     done = {}
     if args.resume and previous.exists():
-        done = {e["name"]: e for e in json.loads(previous.read_text())["notebooks"] if e["status"] == "ok"}
+        done = {e["name"]: e for e in json.loads(previous.read_text(encoding="utf-8"))["notebooks"] if e["status"] == "ok"}
         print(f"Resuming the run in {out_dir}: keeping {', '.join(done) or 'no notebook'}; running "
               f"{', '.join(nb.stem for nb in todo if nb.stem not in done) or 'nothing'}.")
     if demo:
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
     status = 0
     log_path = out_dir / "runner.log"
     print(f"Running {len(todo)} notebook(s) into {out_dir} (printed output: {log_path.name})")
-    with kernel_stderr_to(log_path), open(log_path, "a", buffering=1) as log:
+    with kernel_stderr_to(log_path), open(log_path, "a", buffering=1, encoding="utf-8") as log:
         for i, nb in enumerate(todo, 1):
             if nb.stem in done:
                 summary["notebooks"].append(done[nb.stem])

@@ -34,7 +34,7 @@ def metadata(model_path: str | os.PathLike | None = None) -> dict:
         raise FERDataError(f"{meta_path}: the model's class names are missing (a .json beside the .keras, "
                            f"with 'labels': the class names in output order; helpers.train writes it).")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise FERDataError(f"{meta_path}: not a readable JSON file ({err}).") from err
     labels = meta.get("labels") if isinstance(meta, dict) else None
@@ -117,7 +117,7 @@ def ship_if_better(model, classes, meta: dict, run_dir: str | os.PathLike, force
         raise FERDataError(f"{log} is missing: the model ships with the per-epoch log of its training (for a "
                            f"fine-tuned model, copy its training run's log.csv there)")
     saved = save(model, classes, path(), meta)
-    write_text(project_root() / LOG, log.read_text())
+    write_text(project_root() / LOG, log.read_text(encoding="utf-8"))
     print(f"Shipped {saved} (PublicTest {new:.2%}, shipped model before: "
           f"{'none' if old is None else f'{old:.2%}'}), its .json and per-epoch log.")
     return True

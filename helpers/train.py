@@ -227,7 +227,7 @@ def backed_up_epochs(out_dir: str | Path) -> int:
     """How many epochs the backup of an unfinished run in ``out_dir`` holds (0 if it holds none)."""
     meta = Path(out_dir) / "backup" / "training_metadata.json"
     try:
-        return int(json.loads(meta.read_text())["epoch"])
+        return int(json.loads(meta.read_text(encoding="utf-8"))["epoch"])
     except (OSError, ValueError, KeyError):
         return 0
 
@@ -240,7 +240,7 @@ def restore_run(out_dir: str | Path) -> int:
     done = backed_up_epochs(out)
     log_file = out / "log.csv"
     if log_file.exists():
-        lines = log_file.read_text().splitlines(keepends=True)
+        lines = log_file.read_text(encoding="utf-8").splitlines(keepends=True)
         if len(lines) > done + 1:
             write_text(log_file, "".join(lines[:done + 1]))
     for saved in (out / "backup" / f"best.{done}.keras", out / "backup" / "best.keras"):
