@@ -6,10 +6,11 @@
 set -euo pipefail
 version=${1:-3.12}
 dest=${2:-$(dirname "$0")/wheels}
+py=${PYTHON:-python3}
 mkdir -p "$dest"
 rm -f "$dest"/{keras,namex,optree}-*.whl          # one version of each: run.sh installs every wheel there
-keras=$(${PYTHON:-python3} -c "import importlib.metadata as m; print(m.version('keras'))" 2>/dev/null || echo "")
-${PYTHON:-python3} -m pip download --quiet --dest "$dest" --only-binary=:all: --python-version "$version" \
+keras=$("$py" -c "import importlib.metadata as m; print(m.version('keras'))" 2>/dev/null || echo "")
+"$py" -m pip download --quiet --dest "$dest" --only-binary=:all: --python-version "$version" \
     --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 --no-deps \
     "keras${keras:+==$keras}" namex optree
 ls -l "$dest"
