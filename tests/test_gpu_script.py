@@ -19,16 +19,28 @@ def _without(*packages, tmp_path):
         (tmp_path / "hide" / name).mkdir(parents=True)
         (tmp_path / "hide" / name / "__init__.py").write_text(f"raise ImportError('no {name} on this machine')\n")
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    return {**env, "PYTHON": sys.executable, "PYTHONPATH": str(tmp_path / "hide")}
+    return {**env, "PYTHON": _python_in(tmp_path), "PYTHONPATH": str(tmp_path / "hide")}
+
+
+def _python_in(folder) -> str:
+    """A launcher for this Python in ``folder``, whose path has a space, as in "~/My Projects": the scripts
+    must quote every path they are given."""
+    launcher = folder / "python"
+    if not launcher.exists():
+        launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        launcher.chmod(0o755)
+    return str(launcher)
 
 
 def test_the_gpu_script_installs_keras_trains_the_gpu_recipe_and_the_run_ships_here(tiny, tmp_path, monkeypatch):
+    tmp_path = tmp_path / "a folder with spaces"
+    tmp_path.mkdir()
     faces = dataclasses.replace(tiny, source="fer2013 folders: /data/fer2013")   # as if real: it may ship
     pack.write(faces, tmp_path / "fer.npz", splits=("train", "public"))        # what travels: no PrivateTest
     root = data.project_root()
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     fetched = subprocess.run(["bash", str(root / "gpu" / "fetch_wheels.sh"), version, str(tmp_path / "wheels")],
-                             capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable},
+                             capture_output=True, text=True, env={**os.environ, "PYTHON": _python_in(tmp_path)},
                              timeout=300)
     assert fetched.returncode == 0, "fetching the wheels needs the package registry:\n" + fetched.stderr[-2000:]
     # JAX, the backend the script picks on a GPU machine without TensorFlow: the GPU recipe's augmentation,
