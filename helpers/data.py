@@ -321,7 +321,8 @@ def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbo
         except FERDataError as err:                           # the reason only: the path is listed beside it
             return None, str(err).removeprefix(f"{path}: ")
 
-    images, labels, splits, paths, skipped = [], [], [], [], []
+    images = np.empty((len(files), *size, channels), np.uint8)   # filled in place: no list of faces to stack
+    labels, splits, paths, skipped = [], [], [], []
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         results = pool.map(decode, files, chunksize=256)
         for file, name, split, (img, error) in tqdm(zip(files, names, given_splits, results), total=len(files),
@@ -330,11 +331,12 @@ def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbo
             if img is None:
                 skipped.append((str(file), error))
                 continue
-            images.append(img)
+            images[len(paths)] = img
             labels.append(name)
             splits.append(split)
             paths.append(str(file))
-    _check_bad_fraction(root, len(images), skipped, max_bad_fraction)
+    _check_bad_fraction(root, len(paths), skipped, max_bad_fraction)
+    images = images[:len(paths)]
     kind = "fer2013 folders" if _looks_like_fer(files) else "folders"
     return _assemble(images, labels, splits, paths, skipped, f"{kind}: {root}{note}", size, channels)
 
@@ -367,7 +369,9 @@ def _round_up(share: float) -> float:
 def _assemble(images, labels, splits, paths, skipped, source, size, channels) -> Dataset:
     classes = sorted(set(labels))
     index = {c: i for i, c in enumerate(classes)}
-    return Dataset(images=np.stack(images) if images else np.zeros((0, *size, channels), np.uint8),
+    if not isinstance(images, np.ndarray):
+        images = np.stack(images) if images else np.zeros((0, *size, channels), np.uint8)
+    return Dataset(images=images,
                    labels=np.array([index[c] for c in labels], dtype=np.int64),
                    classes=classes, splits=np.array(splits, dtype="<U8"),
                    paths=np.array(paths), source=source, skipped=skipped)

@@ -195,7 +195,9 @@ def cnn_features(model, images, layer: str | None = None, batch_size: int = 256)
     if images.shape[1:] != expected:
         raise ValueError(f"model {model.name!r} expects images shaped {expected}, got {images.shape[1:]}: "
                          "resize them (helpers.data.load(size=...)) or use a model built for this size")
-    out = feature_extractor(model, layer).predict(images.astype("float32"), batch_size=batch_size, verbose=0)
+    # as given (uint8): the extractor, a functional model, converts each batch; a float32 copy of every face
+    # would be 4x the faces' memory, and Keras' copy of it as much again
+    out = feature_extractor(model, layer).predict(images, batch_size=batch_size, verbose=0)
     return np.asarray(out, np.float32).reshape(len(images), -1)
 
 

@@ -353,7 +353,7 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     log_file = out / "log.csv"
     resuming = (out / "backup").exists()          # BackupAndRestore deletes it when a run finishes
     done = restore_run(out) if resuming else 0
-    inputs, y_train = _fit_inputs(ds, imbalance, batch_size, seed, done, plan, targets)
+    inputs, y_train = _fit_inputs(ds, imbalance, batch_size, seed, done, plan, targets, model)
     class_weight = (balance.class_weights(y_train, len(ds.classes), power=weight_power)
                     if imbalance == "weights" else None)
     ema = ema_for_run(ema, steps=math.ceil(len(y_train) / batch_size) * epochs if epochs and not minutes else None,
@@ -411,11 +411,15 @@ def fit(model: keras.Model, ds: Dataset | stream.FolderSource, out_dir: str | Pa
     return result
 
 
-def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan, targets=None) -> tuple:
+def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan, targets=None,
+                model=None) -> tuple:
     """``model.fit``'s data arguments for ``ds``, and the training labels (after oversampling, if asked).
     ``targets``: soft targets for the training images (rows in ``ds.xy("train")``'s order) instead of one-hot.
 
-    Arrays in memory go to Keras as arrays, its fastest path. A streamed source goes as
+    Arrays in memory go to Keras as arrays, its fastest path, and on one device as the dataset holds them
+    (uint8) when ``model`` converts each batch to its input's dtype itself (:func:`casts_its_input`): a
+    quarter of the memory of float32 copies, for Keras' own copy too, and the same training to the last bit.
+    A streamed source goes as
     :class:`helpers.stream.Batches`, shuffled from a seed that counts the epochs already ``done`` (so that a
     resumed run does not replay its first epochs), and Keras does not shuffle them again (it would reorder the
     batches with Python's global random state, which differs with what ran before). On several devices each
@@ -449,9 +453,20 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan,
     if even > 1:
         x_train, y_train, y_fit, x_val, y_val = (a[:len(a) - len(a) % even] if len(a) < batch_size else a
                                                  for a in (x_train, y_train, y_fit, x_val, y_val))
-    return dict(x=x_train.astype("float32"), y=y_fit,
-                batch_size=batch_size, shuffle=True,
-                validation_data=(x_val.astype("float32"), keras.utils.to_categorical(y_val, n_classes))), y_train
+    if even > 1 or not casts_its_input(model):    # (TensorFlow's all-reduce of a batch takes no uint8)
+        x_train, x_val = x_train.astype("float32"), x_val.astype("float32")
+    return dict(x=x_train, y=y_fit, batch_size=batch_size, shuffle=True,
+                validation_data=(x_val, keras.utils.to_categorical(y_val, n_classes))), y_train
+
+
+def casts_its_input(model) -> bool:
+    """Whether Keras converts a batch given to ``model`` to its input's dtype before the first layer: a
+    functional model and a ``Sequential`` do (uint8 faces may go in as they are), a subclassed model gets
+    the batch as it comes (it has no ``inputs``)."""
+    try:
+        return all(keras.backend.is_float_dtype(t.dtype) for t in model.inputs)
+    except (AttributeError, ValueError):
+        return False
 
 
 def fresh_randomness(model: keras.Model, seed: int) -> None:

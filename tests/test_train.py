@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import FERDataError, data, demo, evaluate, models, recipes, shipped, train
+from helpers import FERDataError, data, demo, distribute, evaluate, models, recipes, shipped, train
 
 
 def test_warmup_cosine_schedule():
@@ -100,6 +100,30 @@ def test_fit_logs_metrics_and_resumes(tiny, tmp_path):
     # a finished run is not resumed: calling fit again starts a new run (and a new log)
     train.fit(_small_model(tiny), tiny, out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
     assert train.read_log(out)["epoch"] == [0, 1]
+
+
+def test_faces_go_to_keras_as_uint8_and_train_exactly_as_float32_copies(tiny, tmp_path):
+    """A functional model converts each batch itself, so fit hands Keras the uint8 faces (a quarter of the
+    memory of float32 copies, for Keras' own copy too) and learns the very same weights; a subclassed model
+    gets no such conversion, so it still gets float32."""
+    import dataclasses
+    plan = distribute.plan("auto")
+    given, _ = train._fit_inputs(tiny, "weights", 32, 0, 0, plan, model=_small_model(tiny))
+    assert given["x"].dtype == np.uint8 and given["validation_data"][0].dtype == np.uint8
+
+    class Subclassed(keras.Model):
+        def call(self, x):
+            return x
+    given, _ = train._fit_inputs(tiny, "weights", 32, 0, 0, plan, model=Subclassed())
+    assert given["x"].dtype == np.float32 and given["validation_data"][0].dtype == np.float32
+
+    as_floats = dataclasses.replace(tiny, images=tiny.images.astype("float32"))   # the old path's arrays
+    weights = []
+    for ds, out in ((tiny, "uint8"), (as_floats, "float32")):
+        model = _small_model(tiny)
+        train.fit(model, ds, tmp_path / out, epochs=2, batch_size=32, jit_compile=False, verbose=0)
+        weights.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))
 
 
 def test_fit_with_a_time_budget_stops_when_the_next_epoch_would_not_fit(tiny, tmp_path):
