@@ -125,3 +125,31 @@ def pytest_collection_modifyitems(items):
     """The notebooks' tests first (a stable sort): their two runs take longest, so under pytest-xdist they start
     at once and share the cores with the other test files rather than finishing alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("notebooks") is None)
+
+
+#: Memory one test worker may need (GB): the heaviest test files, each with the processes it starts, held
+#: 2.0-3.2 GB (python benchmarks/tests_memory.py, 2026-12-07), and the workers run files at the same time.
+WORKER_GB = 3.0
+_WORKERS_NOTE = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject.toml): one worker per core as pytest-xdist counts them, but no more than the
+    available memory holds at ``WORKER_GB`` each. A laptop with many cores and little memory would otherwise
+    run out of it. ``PYTEST_XDIST_AUTO_NUM_WORKERS`` (or ``-n N``) still chooses for you."""
+    import psutil
+    from xdist.plugin import pytest_xdist_auto_num_workers as per_core
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    cores, available = per_core(config), psutil.virtual_memory().available / 1e9
+    workers = max(1, min(cores, int(available / WORKER_GB)))
+    if workers < cores:
+        config.stash[_WORKERS_NOTE] = (f"{workers} test worker(s) for {cores} cores: {available:.1f} GB of memory "
+                                       f"available, {WORKER_GB:g} GB per worker (PYTEST_XDIST_AUTO_NUM_WORKERS "
+                                       f"sets another number)")
+    return workers
+
+
+def pytest_report_header(config):
+    return config.stash.get(_WORKERS_NOTE, None)
