@@ -65,7 +65,12 @@ def decode_photo(data: bytes, name: str = "the photo") -> np.ndarray:
     upright as its EXIF orientation says. A phone stores a portrait photo sideways with a tag that tells
     viewers to turn it; OpenCV's ``IMREAD_UNCHANGED`` (kept for 16-bit and alpha) ignores the tag, and the
     frontal face detector finds no face lying on its side. Raises ``FERDataError`` naming ``name``."""
-    width, height, orientation = _header(data)
+    from PIL import Image
+    try:
+        width, height, orientation = _header(data)
+    except Image.DecompressionBombError as err:          # Pillow's own limit (179 megapixels), above ours
+        raise FERDataError(f"{name}: more than {MAX_PIXELS / 1e6:.0f} megapixels, more than this tool reads; "
+                           "shrink the photo first") from err
     if width * height > MAX_PIXELS:
         raise FERDataError(f"{name}: {width}x{height} pixels is more than this tool reads "
                            f"({MAX_PIXELS / 1e6:.0f} megapixels); shrink the photo first")

@@ -86,6 +86,11 @@ def test_bad_files_get_clear_errors(photos, monkeypatch):
     (photos / "empty.jpg").write_bytes(b"")
     with pytest.raises(FERDataError, match="empty.jpg: the file is empty"):
         faces.read_photo(photos / "empty.jpg")
+    from PIL import Image
+    with monkeypatch.context() as m:                  # a photo past Pillow's own limit (179 megapixels), scaled down
+        m.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
+        with pytest.raises(FERDataError, match="astronaut.jpg: more than 150 megapixels, more than this tool reads"):
+            faces.read_photo(photos / "astronaut.jpg")
     monkeypatch.setattr(faces, "MAX_PIXELS", 100_000)                  # read from the header, not decoded
     with pytest.raises(FERDataError, match="astronaut.jpg: 512x512 pixels is more than this tool reads"):
         faces.read_photo(photos / "astronaut.jpg")
