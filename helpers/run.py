@@ -296,7 +296,8 @@ def main(argv=None) -> int:
     todo = notebooks(args.only)
     done = {}
     if args.resume and previous.exists():
-        done = {e["name"]: e for e in json.loads(previous.read_text(encoding="utf-8"))["notebooks"] if e["status"] == "ok"}
+        previous_run = json.loads(previous.read_text(encoding="utf-8"))
+        done = {e["name"]: e for e in previous_run["notebooks"] if e["status"] == "ok"}
         print(f"Resuming the run in {out_dir}: keeping {', '.join(done) or 'no notebook'}; running "
               f"{', '.join(nb.stem for nb in todo if nb.stem not in done) or 'nothing'}.")
     if demo:

@@ -416,16 +416,15 @@ def _fit_inputs(ds, imbalance: str, batch_size: int, seed: int, done: int, plan,
     """``model.fit``'s data arguments for ``ds``, and the training labels (after oversampling, if asked).
     ``targets``: soft targets for the training images (rows in ``ds.xy("train")``'s order) instead of one-hot.
 
-    Arrays in memory go to Keras as arrays, its fastest path, and on one device as the dataset holds them
-    (uint8) when ``model`` converts each batch to its input's dtype itself (:func:`casts_its_input`): a
-    quarter of the memory of float32 copies, for Keras' own copy too, and the same training to the last bit.
-    A streamed source goes as
-    :class:`helpers.stream.Batches`, shuffled from a seed that counts the epochs already ``done`` (so that a
+    Arrays in memory go to Keras as arrays, its fastest path, and on one device as the dataset holds them (uint8)
+    when ``model`` converts each batch to its input's dtype itself (:func:`casts_its_input`): a quarter of the
+    memory of float32 copies, for Keras' own copy too, and the same training to the last bit. A streamed source goes
+    as :class:`helpers.stream.Batches`, shuffled from a seed that counts the epochs already ``done`` (so that a
     resumed run does not replay its first epochs), and Keras does not shuffle them again (it would reorder the
-    batches with Python's global random state, which differs with what ran before). On several devices each
-    batch must split evenly across the replicas where it is the first of a split (Keras 3.15 under
-    TensorFlow) or anywhere (JAX): JAX trains from ``Batches`` cut to a multiple of the replicas, TensorFlow
-    from arrays of which only a split smaller than one global batch is cut. Either way, fewer than ``replicas`` images of a split are left out."""
+    batches with Python's global random state, which differs with what ran before). On several devices each batch
+    must split evenly across the replicas where it is the first of a split (Keras 3.15 under TensorFlow) or anywhere
+    (JAX): JAX trains from ``Batches`` cut to a multiple of the replicas, TensorFlow from arrays of which only a
+    split smaller than one global batch is cut. Either way, fewer than ``replicas`` images of a split are left out."""
     n_classes, even = len(ds.classes), plan.replicas
     if isinstance(ds, stream.FolderSource):
         if targets is not None:
