@@ -16,38 +16,23 @@ from pathlib import Path
 
 import psutil
 
+from helpers.run import PeakMemory
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tree_memory(process: psutil.Process) -> int:
-    """Bytes that ``process`` and all its descendants hold now: the sum of their proportional set sizes (each
-    shared page counted once across them: Chromium's processes, or a server's libraries shared with pytest's,
-    would count many times in a sum of resident sizes)."""
-    total = 0
-    for p in [process, *process.children(recursive=True)]:
-        try:
-            total += p.memory_full_info().pss
-        except psutil.Error:                        # ended between the listing and the reading
-            pass
-    return total
-
-
 def peak_of(test_file: Path) -> tuple[float, float, str]:
-    """``(peak GB, seconds, pytest's last line)`` for one test file run alone."""
+    """``(peak GB, seconds, pytest's last line)`` for one test file run alone: the proportional set sizes of
+    pytest and every process it starts, summed (a page they share counted once: Chromium's processes, or a
+    server's libraries shared with pytest's, would count many times in a sum of resident sizes)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider",
-                             str(test_file)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watched, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            peak = max(peak, tree_memory(watched))
-        except psutil.Error:
-            break
-        time.sleep(0.2)
-    out = proc.stdout.read().strip().splitlines()
+    with PeakMemory(interval=0.2, proportional=True) as memory:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-q", "-p", "no:cacheprovider",
+                               str(test_file)], cwd=ROOT, capture_output=True, text=True)
+    out = (proc.stdout + proc.stderr).strip().splitlines()
     summary = next((line for line in reversed(out) if " in " in line and ("passed" in line or "failed" in line)),
                    out[-1] if out else "")
-    return peak / 1e9, time.perf_counter() - start, summary.strip("= ")
+    return memory.peak / 1e9, time.perf_counter() - start, summary.strip("= ")
 
 
 def main(argv: list[str]) -> None:

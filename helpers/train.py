@@ -464,7 +464,7 @@ def casts_its_input(model) -> bool:
     the batch as it comes (it has no ``inputs``)."""
     try:
         return all(keras.backend.is_float_dtype(t.dtype) for t in model.inputs)
-    except (AttributeError, ValueError):
+    except AttributeError:                   # a subclassed model, or a Sequential not built yet
         return False
 
 
