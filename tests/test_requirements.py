@@ -4,9 +4,11 @@ accept (whether the index has their wheels: tests/platform_wheels.py, which asks
 import ast
 import importlib.metadata
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 
 import pytest
 from packaging.requirements import Requirement
@@ -89,3 +91,26 @@ def test_every_promised_platform_gets_a_keras_backend_it_has_wheels_for(platform
     # pyproject.toml (pip install -e . alone) asks for the same backend
     named = pyproject_dependencies(platform, python)
     assert ("tensorflow" in named) == tensorflow_builds and ("jax" in named) == (not tensorflow_builds)
+
+
+def test_the_project_builds_without_a_deprecation_and_ships_its_license(tmp_path):
+    # pip builds the project (`-e .` in command 1) with the newest setuptools pyproject allows; a deprecated
+    # setting in pyproject.toml warns there first and stops the build once setuptools drops it
+    source = tmp_path / "project"
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in"):
+        (source / name).parent.mkdir(exist_ok=True)
+        (source / name).write_bytes((project_root() / name).read_bytes())
+    for folder in ("build_backend", "helpers"):
+        shutil.copytree(project_root() / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path / "dist"),
+                            str(source)], capture_output=True, text=True, timeout=300)
+    if built.returncode and "No matching distribution found for setuptools" in built.stdout + built.stderr:
+        pytest.skip("the package index is out of reach: pip cannot fetch setuptools to build with")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    warned = [line for line in (built.stdout + built.stderr).splitlines() if "Deprecat" in line]
+    assert not warned, "\n".join(warned)
+    wheel = zipfile.ZipFile(next((tmp_path / "dist").glob("fer_workbook-*.whl")))
+    license_file = next(n for n in wheel.namelist() if n.endswith(".dist-info/licenses/LICENSE"))
+    assert wheel.read(license_file).decode().startswith("MIT License")
+    metadata = wheel.read(next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+    assert "License-Expression: MIT" in metadata.splitlines()
