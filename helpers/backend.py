@@ -110,6 +110,30 @@ def gpus() -> list:
     return []
 
 
+def unused_gpu_advice(backend: str | None = None) -> str | None:
+    """What to install when this computer has an NVIDIA GPU that Keras' ``backend`` (default: the one in use)
+    cannot use, as one message; ``None`` when there is no such GPU or the backend already uses it.
+
+    The pip packages of TensorFlow and JAX in ``requirements.txt`` run on the CPU alone until NVIDIA's CUDA
+    libraries are installed next to them: TensorFlow's ``and-cuda`` and JAX's ``cuda12`` extras bring them."""
+    backend = backend or keras.backend.backend()
+    found = machine.nvidia_gpus()
+    if not found or gpus():
+        return None
+    pip = f'"{sys.executable}" -m pip install'
+    if backend == "tensorflow":
+        from importlib.metadata import version
+        install = f'{pip} "tensorflow[and-cuda]=={version("tensorflow")}" (Linux, or Windows in WSL2)'
+    elif backend == "jax":
+        from importlib.metadata import version
+        install = f'{pip} "jax[cuda12]=={version("jax")}"'
+    else:
+        install = "a PyTorch built with CUDA (pytorch.org, 'Get started')"
+    return (f"This computer has an NVIDIA GPU, {found[0]}, but Keras' {backend} backend runs on the CPU: it "
+            f"needs NVIDIA's CUDA libraries. Install them with {install}, then restart the kernel or the command "
+            f"(docs/commands.md, 'Your own NVIDIA GPU').")
+
+
 def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True) -> dict:
     """Pick the fastest settings for this machine and backend, and say which.
 
@@ -146,6 +170,8 @@ def configure_device(mixed_precision: str | bool = "auto", verbose: bool = True)
             "cpu": machine.vector_units() or platform.machine()}
     if verbose:
         print(f"Training on {device} with Keras' {backend} backend; precision policy {policy}; jit_compile={jit}")
+        if not found and (advice := unused_gpu_advice(backend)):
+            print(advice)
     return info
 
 
@@ -214,4 +240,4 @@ def input_gradient(score, x) -> np.ndarray:
     raise NotImplementedError(f"input_gradient: Keras backend {backend!r} is not supported")
 
 
-__all__ = ["keras", "configure_device", "input_gradient", "quiet_stderr", "keep", "NOISE"]
+__all__ = ["keras", "configure_device", "unused_gpu_advice", "input_gradient", "quiet_stderr", "keep", "NOISE"]

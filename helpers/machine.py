@@ -13,6 +13,9 @@ import importlib.util
 import json
 import os
 import platform
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 
@@ -56,6 +59,22 @@ def describe() -> str:
     name = cpu_info().get("model name") or platform.processor() or platform.machine()
     units = vector_units()
     return f"{name}, {cores()} cores" + (f", {units}" if units else "")
+
+
+def nvidia_gpus() -> list[str]:
+    """The names of the NVIDIA GPUs this computer's driver lists (``nvidia-smi -L``), e.g. ``['NVIDIA GeForce
+    RTX 3060']``, whether or not a Keras backend can use them; empty without the driver or its tool."""
+    tool = shutil.which("nvidia-smi")
+    if not tool:
+        return []
+    try:
+        listed = subprocess.run([tool, "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if listed.returncode != 0:                          # e.g. a driver that does not answer
+        return []
+    # each line: "GPU 0: NVIDIA GeForce RTX 3060 (UUID: GPU-...)"
+    return [m.group(1) for m in re.finditer(r"^GPU \d+: (.+?)(?: \(UUID: [^)]*\))?$", listed.stdout, re.M)]
 
 
 def installed(package: str) -> bool:

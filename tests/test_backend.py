@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from helpers import backend, machine
+from helpers.data import project_root
 
 needs_tensorflow = pytest.mark.skipif(not machine.installed("tensorflow"), reason="TensorFlow is not installed")
 
@@ -42,3 +43,34 @@ def test_many_models_predicting_in_one_process_print_no_retracing_warning():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "retracing" not in proc.stderr and "another warning" in proc.stderr
+
+
+def fake_nvidia_smi(folder, output: str, status: int = 0) -> None:
+    """Put an ``nvidia-smi`` that prints ``output`` and exits with ``status`` into ``folder`` (shell builtins
+    only: the tests leave nothing else on the PATH)."""
+    tool = folder / "nvidia-smi"
+    tool.write_text(f"#!/bin/sh\nwhile IFS= read -r line; do echo \"$line\"; done <<'END'\n{output}\nEND\n"
+                    f"exit {status}\n")
+    tool.chmod(0o755)
+
+
+@pytest.mark.skipif(bool(backend.gpus()), reason="Keras uses a GPU here: there is nothing to advise")
+def test_an_nvidia_gpu_keras_cannot_use_gets_the_install_that_enables_it(tmp_path, monkeypatch, capsys):
+    from importlib.metadata import version
+    monkeypatch.setenv("PATH", str(tmp_path))                # no nvidia-smi: no NVIDIA driver, no advice
+    assert machine.nvidia_gpus() == [] and backend.unused_gpu_advice() is None
+    fake_nvidia_smi(tmp_path, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", 9)
+    assert machine.nvidia_gpus() == [] and backend.unused_gpu_advice() is None
+    fake_nvidia_smi(tmp_path, "GPU 0: NVIDIA GeForce RTX 3060 (UUID: GPU-5d6f)")
+    assert machine.nvidia_gpus() == ["NVIDIA GeForce RTX 3060"]
+    advice = backend.unused_gpu_advice("jax")
+    assert "NVIDIA GeForce RTX 3060" in advice and f'-m pip install "jax[cuda12]=={version("jax")}"' in advice
+    assert "'Your own NVIDIA GPU'" in advice and "## Your own NVIDIA GPU" in (
+        project_root() / "docs" / "commands.md").read_text(encoding="utf-8")
+    if machine.installed("tensorflow"):
+        assert f'"tensorflow[and-cuda]=={version("tensorflow")}"' in backend.unused_gpu_advice("tensorflow")
+    # notebooks 00 and 02 and every training command print it under their device line
+    backend.configure_device(verbose=True)
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].startswith("Training on CPU") and "NVIDIA GeForce RTX 3060" in printed
+    backend.keras.mixed_precision.set_global_policy("float32")
