@@ -120,12 +120,11 @@ def unused_gpu_advice(backend: str | None = None) -> str | None:
     found = machine.nvidia_gpus()
     if not found or gpus():
         return None
+    from importlib.metadata import version
     pip = f'"{sys.executable}" -m pip install'
     if backend == "tensorflow":
-        from importlib.metadata import version
         install = f'{pip} "tensorflow[and-cuda]=={version("tensorflow")}" (Linux, or Windows in WSL2)'
     elif backend == "jax":
-        from importlib.metadata import version
         install = f'{pip} "jax[cuda12]=={version("jax")}"'
     else:
         install = "a PyTorch built with CUDA (pytorch.org, 'Get started')"

@@ -70,7 +70,10 @@ def test_an_nvidia_gpu_keras_cannot_use_gets_the_install_that_enables_it(tmp_pat
     if machine.installed("tensorflow"):
         assert f'"tensorflow[and-cuda]=={version("tensorflow")}"' in backend.unused_gpu_advice("tensorflow")
     # notebooks 00 and 02 and every training command print it under their device line
-    backend.configure_device(verbose=True)
+    policy = backend.keras.mixed_precision.global_policy().name
+    try:
+        backend.configure_device(verbose=True)
+    finally:
+        backend.keras.mixed_precision.set_global_policy(policy)     # as the other tests of this file expect
     printed = capsys.readouterr().out
     assert printed.splitlines()[0].startswith("Training on CPU") and "NVIDIA GeForce RTX 3060" in printed
-    backend.keras.mixed_precision.set_global_policy("float32")
