@@ -188,7 +188,8 @@ def _load_csv(path: Path, size, channels, max_bad_fraction, verbose) -> Dataset:
                       f"stratified train/public/private split instead (as a folder dataset without split "
                       f"folders does).", stacklevel=3)
     usage_split = {"training": "train", "publictest": "public", "privatetest": "private"}
-    images, labels, splits, paths, skipped = [], [], [], [], []
+    images = np.empty((len(frame), *size, channels), np.uint8)    # filled in place, as _load_folders does
+    labels, splits, paths, skipped = [], [], [], []
     for i, (emotion, pixels, usage) in enumerate(zip(frame["emotion"], frame["pixels"],
                                                       frame.get("usage", [""] * len(frame)))):
         where = f"{path}:row {i + 2}"          # +2: the header is line 1, rows count from 1
@@ -202,12 +203,12 @@ def _load_csv(path: Path, size, channels, max_bad_fraction, verbose) -> Dataset:
             skipped.append((where, str(err)))
             continue
         side = int(round(np.sqrt(values.size)))
-        images.append(to_uint8(values.reshape(side, side).astype(np.uint8), size, channels))
+        images[len(paths)] = to_uint8(values.reshape(side, side).astype(np.uint8), size, channels)
         labels.append(FER2013_CSV_LABELS[code])
         splits.append(split)
         paths.append(where)
-    _check_bad_fraction(path, len(images), skipped, max_bad_fraction)
-    return _assemble(images, labels, splits, paths, skipped, f"fer2013 csv: {path}", size, channels)
+    _check_bad_fraction(path, len(paths), skipped, max_bad_fraction)
+    return _assemble(images[:len(paths)], labels, splits, paths, skipped, f"fer2013 csv: {path}")
 
 
 def _csv_emotion(text: str) -> int:
@@ -336,9 +337,8 @@ def _load_folders(root: Path, size, channels, class_map, max_bad_fraction, verbo
             splits.append(split)
             paths.append(str(file))
     _check_bad_fraction(root, len(paths), skipped, max_bad_fraction)
-    images = images[:len(paths)]
     kind = "fer2013 folders" if _looks_like_fer(files) else "folders"
-    return _assemble(images, labels, splits, paths, skipped, f"{kind}: {root}{note}", size, channels)
+    return _assemble(images[:len(paths)], labels, splits, paths, skipped, f"{kind}: {root}{note}")
 
 
 def _looks_like_fer(files) -> bool:
@@ -366,11 +366,10 @@ def _round_up(share: float) -> float:
     return math.ceil(share * 100) / 100
 
 
-def _assemble(images, labels, splits, paths, skipped, source, size, channels) -> Dataset:
+def _assemble(images: np.ndarray, labels, splits, paths, skipped, source) -> Dataset:
+    """A ``Dataset`` of the decoded ``images`` (uint8, one per entry of ``paths``) and their class names."""
     classes = sorted(set(labels))
     index = {c: i for i, c in enumerate(classes)}
-    if not isinstance(images, np.ndarray):
-        images = np.stack(images) if images else np.zeros((0, *size, channels), np.uint8)
     return Dataset(images=images,
                    labels=np.array([index[c] for c in labels], dtype=np.int64),
                    classes=classes, splits=np.array(splits, dtype="<U8"),
