@@ -52,6 +52,23 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def user_path(path: str | os.PathLike) -> Path:
+    """A path the user typed, with ``~`` expanded. A relative one counts from the current folder, or, when
+    nothing is there, from the project folder: a notebook's kernel runs in ``notebooks/``, so ``DATA_DIR =
+    "data/fer2013"`` or ``MODEL_PATH = "models/mine.keras"`` means the project's ``data/`` and ``models/``."""
+    p = Path(path).expanduser()
+    if not p.is_absolute() and not p.exists() and (project_root() / p).exists():
+        return project_root() / p
+    return p
+
+
+def where_looked(p: Path) -> str:
+    """For an error about a path that is not there: the folders :func:`user_path` looked in ('' if absolute)."""
+    if p.is_absolute():
+        return ""
+    return f"looked in the current folder {Path.cwd()} and in the project folder {project_root()}"
+
+
 def find_data(path: str | os.PathLike | None = None, given_as: str = "the path you passed") -> Path | None:
     """Where the data is: ``path`` if given, else ``$FER_DATA``, else ``data/fer2013`` or
     ``data/fer2013.csv`` in the project; ``None`` when there is none (the caller then uses the demo set).
@@ -63,9 +80,10 @@ def find_data(path: str | os.PathLike | None = None, given_as: str = "the path y
         if given is not None and str(given) != "":
             if str(given).lower() == "demo":
                 return None
-            p = Path(given).expanduser()
+            p = user_path(given)
             if not p.exists():
-                raise FERDataError(f"{p}: no such file or folder ({what}). Point it at a FER2013 folder "
+                looked = "; ".join(filter(None, (what, where_looked(p))))
+                raise FERDataError(f"{p}: no such file or folder ({looked}). Point it at a FER2013 folder "
                                    f"(with train/ and test/), fer2013.csv, or any class-per-folder dataset.")
             return p
     for candidate in (project_root() / "data" / "fer2013", project_root() / "data" / "fer2013.csv"):
@@ -478,6 +496,6 @@ def _cache_write(key: str, ds: Dataset) -> None:
         pass                                                         # no cache is slower, not wrong
 
 
-__all__ = ["Dataset", "load", "find_data", "misplaced_data", "read_image", "to_uint8", "canonical_class",
-           "label_order_table", "stratified_assign", "complete_splits", "list_folder", "without_machine_paths",
-           "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir", "project_root"]
+__all__ = ["Dataset", "load", "find_data", "user_path", "misplaced_data", "read_image", "to_uint8",
+           "canonical_class", "label_order_table", "stratified_assign", "complete_splits", "list_folder",
+           "without_machine_paths", "where_looked", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir", "project_root"]

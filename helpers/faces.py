@@ -182,7 +182,7 @@ class Predictor:
         self.labels = meta["labels"]
         self.size = int(self.model.inputs[0].shape[1])
         self.margin = margin
-        self.path = Path(model_path or shipped.path())
+        self.path = shipped.path(model_path)
 
     def classify(self, crops: np.ndarray) -> np.ndarray:
         """Class probabilities for grey crops (N, size, size)."""

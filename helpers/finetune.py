@@ -197,7 +197,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ship", action="store_true", help="score on every split and ship if PublicTest improves")
     args = parser.parse_args(argv)
-    model_path = Path(args.model or shipped.path())
+    model_path = shipped.path(args.model)
     if args.out.resolve() == model_path.parent.resolve():
         parser.error(f"--out must be a folder of its own, not {args.out} (the model given is never overwritten)")
     training_log = training_log_of(model_path)

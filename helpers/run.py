@@ -286,7 +286,7 @@ def main(argv=None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FER_RUN_DIR"] = str(out_dir.resolve())
     if args.data:
-        os.environ["FER_DATA"] = str(Path(args.data).resolve()) if args.data != "demo" else "demo"
+        os.environ["FER_DATA"] = "demo" if demo else str(found.resolve())
     # the kernel must be this Python (the one with the helpers installed), whatever PATH says
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from helpers import FERDataError
-from helpers.data import project_root
+from helpers.data import project_root, user_path, where_looked
 from helpers.files import atomic_path, write_text
 
 MODEL = "models/fer2013_cnn.keras"            # relative to the project folder
@@ -22,14 +22,14 @@ LOG = "models/fer2013_cnn_log.csv"            # the shipped model's per-epoch tr
 INPUT = "float32 (N, 48, 48, 1), raw grey levels 0-255"
 
 
-def path() -> Path:
-    """Where the shipped model is."""
-    return project_root() / MODEL
+def path(model_path: str | os.PathLike | None = None) -> Path:
+    """Where a model is: ``model_path`` as :func:`helpers.data.user_path` reads it, or the shipped one."""
+    return user_path(model_path) if model_path else project_root() / MODEL
 
 
 def metadata(model_path: str | os.PathLike | None = None) -> dict:
     """The ``.json`` beside a model (default: the shipped one), checked to have its class names."""
-    meta_path = Path(model_path or path()).with_suffix(".json")
+    meta_path = path(model_path).with_suffix(".json")
     if not meta_path.is_file():
         raise FERDataError(f"{meta_path}: the model's class names are missing (a .json beside the .keras, "
                            f"with 'labels': the class names in output order; helpers.train writes it).")
@@ -48,10 +48,11 @@ def load(model_path: str | os.PathLike | None = None):
     """``(model, metadata)`` of a saved model (default: the shipped one), with an error that says what is wrong
     when the file is missing, is not a Keras model, or its ``labels`` do not match its outputs."""
     from helpers.backend import keras
-    model_path = Path(model_path or path())
+    model_path = path(model_path)
     if not model_path.is_file():
-        raise FERDataError(f"{model_path}: model file not found (train one with python -m helpers.train --ship, "
-                           f"or pass the path of a .keras file).")
+        hints = filter(None, (where_looked(model_path), "train one with python -m helpers.train --ship, or pass "
+                                                         "the path of a .keras file"))
+        raise FERDataError(f"{model_path}: model file not found ({'; '.join(hints)}).")
     meta = metadata(model_path)
     if not zipfile.is_zipfile(model_path):         # Keras would say "File not found" for a file that is there
         raise FERDataError(f"{model_path}: not a Keras model file (a .keras file is a zip archive; this one is "

@@ -1,4 +1,5 @@
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -284,6 +285,31 @@ def test_a_non_numeric_pixel_names_the_row_and_column(fer_csv):
 def test_a_missing_path_names_how_it_was_given(tmp_path):
     with pytest.raises(FERDataError, match=r"nowhere: no such file or folder \(--data\)"):
         data.find_data(tmp_path / "nowhere", given_as="--data")
+
+
+def test_a_relative_path_typed_in_a_notebook_counts_from_the_project_folder(kaggle_folders, tmp_path, monkeypatch):
+    from helpers import shipped
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "data").mkdir()
+    kaggle_folders.rename(project / "data" / "fer2013")
+    monkeypatch.setattr(data, "project_root", lambda: project)
+    monkeypatch.chdir(project / "notebooks")                  # where Jupyter starts a notebook's kernel
+    assert data.find_data("data/fer2013", given_as="DATA_DIR") == project / "data" / "fer2013"
+    monkeypatch.setenv("FER_DATA", "data/fer2013")
+    assert data.load(verbose=False).classes == data.load(project / "data" / "fer2013", verbose=False).classes
+    (project / "notebooks" / "data" / "fer2013").mkdir(parents=True)     # the current folder comes first
+    assert data.find_data("data/fer2013") == Path("data/fer2013")
+    with pytest.raises(FERDataError, match=rf"data/fer2014: no such file or folder \(DATA_DIR; looked in the "
+                                           rf"current folder {project / 'notebooks'} and in the project folder "
+                                           rf"{project}\)"):
+        data.find_data("data/fer2014", given_as="DATA_DIR")
+    (project / "models").mkdir()
+    (project / "models" / "mine.keras").write_bytes(b"")
+    assert shipped.path("models/mine.keras") == project / "models" / "mine.keras"
+    with pytest.raises(FERDataError, match=r"models/theirs\.keras: model file not found \(looked in the current "
+                                           r"folder .*notebooks and in the project folder"):
+        shipped.load("models/theirs.keras")
 
 
 def test_figures_made_on_the_demo_set_say_so(kaggle_folders):
