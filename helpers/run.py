@@ -45,6 +45,13 @@ def demo_banner() -> str:
     return DEMO_BANNER + "".join(f"\nIn data/ but not where it is looked for: {hint}" for hint in misplaced_data())
 
 
+def data_line(found: Path, given: str | None) -> str:
+    """Which dataset the run reads and how it was found: ``--data``, ``$FER_DATA`` or the project's ``data/``
+    (a ``$FER_DATA`` left set from another project would otherwise go unnoticed)."""
+    how = "--data" if given else "$FER_DATA" if os.environ.get("FER_DATA") else "the project's data/"
+    return f"Data: {found.resolve()} (from {how})"
+
+
 def notebooks(only=None) -> list[Path]:
     """The numbered notebooks (``notebooks/NN_*.ipynb``), optionally only those whose name starts with one
     of ``only`` (``'02'``, ``'02_cnn'`` ...)."""
@@ -303,8 +310,7 @@ def main(argv=None) -> int:
         done = {e["name"]: e for e in previous_run["notebooks"] if e["status"] == "ok"}
         print(f"Resuming the run in {out_dir}: keeping {', '.join(done) or 'no notebook'}; running "
               f"{', '.join(nb.stem for nb in todo if nb.stem not in done) or 'nothing'}.")
-    if demo:
-        print(demo_banner())
+    print(demo_banner() if demo else data_line(found, args.data))
     summary = {"started": datetime.now().isoformat(timespec="seconds"), "fast": bool(args.fast) or demo,
                "demo": demo, "data": "demo" if demo else str(found), "machine": machine.describe(),
                "python": sys.version.split()[0], "notebooks": []}

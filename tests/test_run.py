@@ -30,6 +30,14 @@ def test_a_bad_data_path_is_rejected_before_any_kernel_starts(tmp_path, no_kerne
     assert not (tmp_path / "run").exists()
 
 
+def test_the_run_says_which_dataset_it_reads_and_how_it_was_found(tmp_path, monkeypatch):
+    monkeypatch.delenv("FER_DATA", raising=False)
+    assert run.data_line(tmp_path, None) == f"Data: {tmp_path} (from the project's data/)"
+    assert run.data_line(tmp_path, str(tmp_path)) == f"Data: {tmp_path} (from --data)"
+    monkeypatch.setenv("FER_DATA", str(tmp_path))                  # left set by another project, say
+    assert run.data_line(tmp_path, None) == f"Data: {tmp_path} (from $FER_DATA)"
+
+
 def test_a_run_folder_is_not_reused_without_resume(tmp_path, no_kernels, capsys):
     (tmp_path / "summary.json").write_text(json.dumps({"notebooks": []}))
     assert run.main(["--data", "demo", "--out", str(tmp_path)]) == 2
