@@ -85,11 +85,25 @@ def find_data(path: str | os.PathLike | None = None, given_as: str = "the path y
                 looked = "; ".join(filter(None, (what, where_looked(p))))
                 raise FERDataError(f"{p}: no such file or folder ({looked}). Point it at a FER2013 folder "
                                    f"(with train/ and test/), fer2013.csv, or any class-per-folder dataset.")
-            return p
+            return _csv_standing_for(p)
     for candidate in (project_root() / "data" / "fer2013", project_root() / "data" / "fer2013.csv"):
         if candidate.exists():
-            return candidate
+            return _csv_standing_for(candidate)
     return None
+
+
+#: The CSVs that hold all of FER2013 with its ``Usage`` column: the original archive (``fer2013.tar.gz``
+#: unpacks to ``fer2013/fer2013.csv``) and the Kaggle competition's zip (``icml_face_data.csv``; its
+#: ``train.csv`` holds the Training rows only).
+FER2013_CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
+
+
+def _csv_standing_for(folder: Path) -> Path:
+    """``folder``, or the FER2013 CSV in it when the folder has no sub-folders (an unpacked download of the
+    CSV): ``data/fer2013/`` then means ``data/fer2013/fer2013.csv``."""
+    if not folder.is_dir() or any(d.is_dir() and not d.name.startswith(".") for d in folder.iterdir()):
+        return folder
+    return next((folder / name for name in FER2013_CSV_NAMES if (folder / name).is_file()), folder)
 
 
 def _holds_splits(folder: Path) -> bool:
@@ -99,13 +113,14 @@ def _holds_splits(folder: Path) -> bool:
 
 def misplaced_data() -> list[str]:
     """What in the project's ``data/`` looks like FER2013 where :func:`find_data` does not look, each with
-    its fix: a download unzipped one folder off (``data/train/``, ``data/archive/train/``) or a CSV under
-    another name. Said when the notebooks fall back to the demo set."""
+    its fix: a download unzipped one folder off (``data/train/``, ``data/archive/train/``), a CSV under
+    another name or an archive never unpacked. Said when the notebooks fall back to the demo set."""
     root = project_root() / "data"
     if not root.is_dir():
         return []
     hints = []
-    for folder in [root] + sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")):
+    folders = [root] + sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    for folder in folders:
         if folder.name != "fer2013" and _holds_splits(folder):
             where, fix = (("data/", "move them into data/fer2013/") if folder == root else
                           (f"data/{folder.name}/", "rename it data/fer2013/"))
@@ -114,7 +129,24 @@ def misplaced_data() -> list[str]:
         if csv != root / "fer2013.csv":
             where = csv.relative_to(project_root()).as_posix()
             hints.append(f"{where}: name it data/fer2013.csv if it is FER2013's (or use --data {where})")
+    for archive in (a for folder in folders for a in _archives(folder)):
+        hints.append(f"{archive.relative_to(project_root()).as_posix()}: {_unpack_hint(archive)}")
     return hints
+
+
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+
+
+def _archives(folder: Path) -> list[Path]:
+    """The archive files (a download not unpacked yet) directly in ``folder``."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(ARCHIVE_SUFFIXES))
+
+
+def _unpack_hint(archive: Path) -> str:
+    """What to do with a downloaded archive: the workbook reads images and CSVs, never archives."""
+    into = "into data/fer2013/" if archive.parent.name != "fer2013" else "where it is"
+    return (f"an archive, not read as it is: unpack it {into} (FER2013's folders give data/fer2013/train/ and "
+            f"test/; its CSV goes to data/fer2013.csv)")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -173,6 +205,8 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
     key, cached = (_cache_key(found, options) if cache else None), None
     if key and (cached := _cache_read(key)) is not None:
         ds = cached
+    elif found.name.lower().endswith(ARCHIVE_SUFFIXES):
+        raise FERDataError(f"{found}: {_unpack_hint(found)}.")
     elif found.is_file():
         ds = _load_csv(found, size, channels, max_bad_fraction, verbose)
         ds.splits, note = complete_splits(ds.labels, ds.splits, **splitting)
@@ -277,8 +311,10 @@ def _list_folder_images(root: Path, class_map: dict | None):
         classes_here = class_dirs(folder)
         if not classes_here:
             csvs = sorted(p.name for p in folder.glob("*.csv"))
+            archives = [p.name for p in _archives(folder)]
             raise FERDataError(f"{folder}: expected one sub-folder per class (angry/, happy/, ...), found none."
-                               + (f" It holds {', '.join(csvs)}: point at the file instead." if csvs else ""))
+                               + (f" It holds {', '.join(csvs)}: point at the file instead." if csvs else "")
+                               + (f" It holds {', '.join(archives)}: unpack it first." if archives else ""))
         names = set()
         for cdir in classes_here:
             files = sorted(p for p in cdir.iterdir() if is_image(p))
@@ -498,4 +534,5 @@ def _cache_write(key: str, ds: Dataset) -> None:
 
 __all__ = ["Dataset", "load", "find_data", "user_path", "misplaced_data", "read_image", "to_uint8",
            "canonical_class", "label_order_table", "stratified_assign", "complete_splits", "list_folder",
-           "without_machine_paths", "where_looked", "SPLITS", "FER2013_CSV_LABELS", "SYNONYMS", "cache_dir", "project_root"]
+           "without_machine_paths", "where_looked", "SPLITS", "FER2013_CSV_LABELS", "FER2013_CSV_NAMES",
+           "ARCHIVE_SUFFIXES", "SYNONYMS", "cache_dir", "project_root"]

@@ -180,10 +180,10 @@ def test_a_download_unzipped_one_folder_too_deep_is_named_with_the_fix(kaggle_fo
     with pytest.raises(FERDataError, match=r"archive: holds train/ and test/, so the dataset is this folder"):
         data.load(outer, verbose=False)
     assert len(data.load(outer / "archive", verbose=False)) == 7 * 6          # where it points: it loads
-    lone = tmp_path / "competition"                                            # a folder with only the CSV in it
+    lone = tmp_path / "competition"                                  # a folder with only a CSV of another name
     lone.mkdir()
-    fer_csv.rename(lone / "fer2013.csv")
-    with pytest.raises(FERDataError, match=r"found none\. It holds fer2013\.csv: point at the file instead"):
+    fer_csv.rename(lone / "faces.csv")
+    with pytest.raises(FERDataError, match=r"found none\. It holds faces\.csv: point at the file instead"):
         data.load(lone, verbose=False)
 
 
@@ -213,6 +213,43 @@ def test_fer2013_put_where_it_is_not_looked_for_is_said_with_the_fix(kaggle_fold
                                       "--data data/archive/)"
     (project / "data" / "archive").rename(project / "data" / "fer2013")      # where it belongs: nothing to say
     assert data.misplaced_data() == [hints[1]] and data.find_data() == project / "data" / "fer2013"
+
+
+def test_downloads_as_they_arrive_are_read_or_named_with_what_to_do(fer_csv, tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    home = project / "data" / "fer2013"
+    home.mkdir(parents=True)
+    monkeypatch.setattr(data, "project_root", lambda: project)
+    monkeypatch.delenv("FER_DATA", raising=False)
+    # FER2013's own fer2013.tar.gz, unpacked in data/: data/fer2013/{fer2013.csv, README}
+    fer_csv.rename(home / "fer2013.csv")
+    (home / "README").write_text("FER2013\n")
+    assert data.find_data() == home / "fer2013.csv" == data.find_data(home)
+    ds = data.load(verbose=False)
+    assert len(ds.labels) == 42 and {split: (ds.splits == split).sum() for split in data.SPLITS} == \
+        {"train": 14, "public": 14, "private": 14}
+    # the Kaggle competition's zip unpacked there: its full CSV is icml_face_data.csv (train.csv: Training only)
+    (home / "fer2013.csv").rename(home / "icml_face_data.csv")
+    for name in ("train.csv", "test.csv", "example_submission.csv"):
+        (home / name).write_text("emotion,pixels\n")
+    assert data.find_data() == home / "icml_face_data.csv"
+    (home / "images").mkdir()                  # a folder with sub-folders is read as folders, never guessed
+    assert data.find_data() == home
+    for f in home.iterdir():
+        f.rmdir() if f.is_dir() else f.unlink()
+    # a zip never unpacked: in data/fer2013/ (the Kaggle CLI without --unzip) the load says what to do ...
+    (home / "fer2013.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    with pytest.raises(FERDataError, match=r"found none\. It holds fer2013\.zip: unpack it first"):
+        data.load(verbose=False)
+    with pytest.raises(FERDataError, match=r"fer2013\.zip: an archive, not read as it is: unpack it where it is"):
+        data.load(home / "fer2013.zip", verbose=False)
+    # ... and beside it (the browser's archive.zip), the demo set's banner does
+    (home / "fer2013.zip").unlink()
+    home.rmdir()
+    (project / "data" / "archive.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    assert data.misplaced_data() == ["data/archive.zip: an archive, not read as it is: unpack it into "
+                                     "data/fer2013/ (FER2013's folders give data/fer2013/train/ and test/; its "
+                                     "CSV goes to data/fer2013.csv)"]
 
 
 def test_sample_keeps_every_class_in_every_split(fer_csv):
