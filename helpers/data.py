@@ -40,7 +40,7 @@ _PREFIX_SPLIT = {"training": "train", "publictest": "public", "privatetest": "pr
 _FOLDER_SPLIT = {"train": "train", "training": "train",
                  "val": "public", "valid": "public", "validation": "public", "publictest": "public",
                  "test": "private", "privatetest": "private"}
-_CACHE_VERSION = 3          # 3: splits drawn before decoding (a bad file no longer moves others)
+_CACHE_VERSION = 4          # 4: the source says how public and private were drawn when not given
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -441,6 +441,7 @@ def complete_splits(labels: np.ndarray, splits: np.ndarray, seed: int = 0, publi
     splits, note = np.array(splits, dtype="<U8"), ""
     if (splits == "public").any() and not (splits == "private").any() and not (splits == "").any():
         splits[splits == "public"] = "private"
+        note += " (no test set given: the validation images are the private split)"
     missing = splits == ""
     if missing.any():
         splits[missing] = stratified_assign(labels[missing], {"public": public_fraction,
@@ -451,6 +452,7 @@ def complete_splits(labels: np.ndarray, splits: np.ndarray, seed: int = 0, publi
     if not (splits == "public").any() and (splits == "train").any():
         train = np.flatnonzero(splits == "train")
         splits[train] = stratified_assign(labels[train], {"public": public_fraction}, seed)
+        note += f" (no validation set given: public is {public_fraction:.0%} of train, stratified, seed {seed})"
     return splits, note
 
 

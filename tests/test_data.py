@@ -73,6 +73,8 @@ def test_affectnet_numbered_folders_with_class_map(affectnet_folders):
     # val/ is AffectNet's test set: it becomes 'private'; 'public' is carved out of train
     assert (ds.counts()["private"] == 2).all()
     assert ds.counts()["public"].sum() > 0 and ds.counts()["train"].sum() + ds.counts()["public"].sum() == 48
+    assert ds.source.endswith("(no test set given: the validation images are the private split) (no validation "
+                              "set given: public is 10% of train, stratified, seed 0)")
 
 
 def test_split_is_reproducible_with_seed(ckplus_folders):
