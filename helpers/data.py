@@ -179,7 +179,8 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
     ``path``: a FER2013 CSV, a folder (Kaggle FER2013 layout or any class-per-folder set), a pack written
     by ``python -m helpers.pack`` (``.npz``), ``'demo'``,
     or ``None`` to look in ``$FER_DATA`` then ``data/`` and fall back to the generated demo faces.
-    ``class_map``: extra folder-name -> class-name mappings (e.g. AffectNet's ``{'0': 'neutral', ...}``).
+    ``class_map``: extra folder-name -> class-name mappings (e.g. AffectNet's ``{'0': 'neutral', ...}``); by
+    default a folder's own ``class_map.json``, if it has one.
     Images without a split of their own get a stratified one (``public_fraction``, ``private_fraction``,
     ``seed``). Up to ``max_bad_fraction`` of the images may be unreadable: they are skipped and listed in
     ``Dataset.skipped``; more than that is an error. A second load of the same files comes from a cache.
@@ -201,6 +202,7 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
             print(f"Loaded {ds!r}")
         return ds
     splitting = dict(seed=seed, public_fraction=public_fraction, private_fraction=private_fraction)
+    class_map = folder_class_map(found, class_map)            # before the cache key: a changed map reloads
     options = dict(size=size, channels=channels, class_map=class_map, **splitting)
     key, cached = (_cache_key(found, options) if cache else None), None
     if key and (cached := _cache_read(key)) is not None:
@@ -292,6 +294,28 @@ def _csv_pixels(text: str) -> np.ndarray:
     return values
 
 
+#: A dataset folder's own class names: ``{"0": "neutral", "1": "happy", ...}`` for numbered class folders.
+CLASS_MAP_FILE = "class_map.json"
+
+
+def folder_class_map(root: str | os.PathLike, class_map: dict | None = None) -> dict | None:
+    """``class_map`` if one is given, else the folder's own ``class_map.json`` (folder name -> class name), so
+    that numbered class folders (AffectNet's ``0``-``7``) have their names in the notebooks and commands too,
+    which take no ``class_map``; ``None`` when there is neither."""
+    path = Path(root) / CLASS_MAP_FILE
+    if class_map is not None or not path.is_file():
+        return class_map
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FERDataError(f"{path}: not a readable JSON file ({err}).") from err
+    if not (isinstance(mapping, dict) and mapping
+            and all(isinstance(v, str) and v.strip() for v in mapping.values())):
+        raise FERDataError(f"{path}: expected an object of folder name -> class name, e.g. "
+                           f'{{"0": "neutral", "1": "happy"}} (found {str(mapping)[:80]}).')
+    return mapping
+
+
 def _list_folder_images(root: Path, class_map: dict | None):
     """(file, class, split or '') for every image under ``root``; checks the folder structure."""
     def is_image(p: Path):                                      # hidden files (.name.jpg) are not data
@@ -348,7 +372,7 @@ def list_folder(root: str | os.PathLike, class_map: dict | None = None, seed: in
     files without one get a stratified split (:func:`complete_splits`) computed from this listing alone, so a
     file's split never depends on which other files turn out to be unreadable: :func:`load` and
     :mod:`helpers.stream` give every file the same split."""
-    entries = _list_folder_images(Path(root), class_map)
+    entries = _list_folder_images(Path(root), folder_class_map(root, class_map))
     files = [e[0] for e in entries]
     names = np.array([e[1] for e in entries])
     splits, note = complete_splits(names, np.array([e[2] for e in entries], dtype="<U8"), seed,
@@ -537,4 +561,4 @@ def _cache_write(key: str, ds: Dataset) -> None:
 __all__ = ["Dataset", "load", "find_data", "user_path", "misplaced_data", "read_image", "to_uint8",
            "canonical_class", "label_order_table", "stratified_assign", "complete_splits", "list_folder",
            "without_machine_paths", "where_looked", "SPLITS", "FER2013_CSV_LABELS", "FER2013_CSV_NAMES",
-           "ARCHIVE_SUFFIXES", "SYNONYMS", "cache_dir", "project_root"]
+           "ARCHIVE_SUFFIXES", "CLASS_MAP_FILE", "folder_class_map", "SYNONYMS", "cache_dir", "project_root"]

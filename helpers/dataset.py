@@ -31,12 +31,13 @@ SYNONYMS = {
 
 
 def canonical_class(name: str, class_map: dict | None = None) -> str:
-    """Map a folder or label name (``'Anger'``, ``'sadness'``...) to the canonical class name.
+    """Map a folder or label name (``'Anger'``, ``'sadness'``...) to the canonical class name, after
+    ``class_map`` (folder name -> class name, e.g. AffectNet's ``{'0': 'neutral', ...}``) if it names it.
 
     Names the workbook does not know are kept, lower-cased, as classes of their own.
     """
     if class_map and name in class_map:
-        return class_map[name]
+        name = class_map[name]
     key = name.strip().lower()
     return SYNONYMS.get(key, key)
 

@@ -77,6 +77,23 @@ def test_affectnet_numbered_folders_with_class_map(affectnet_folders):
                               "set given: public is 10% of train, stratified, seed 0)")
 
 
+def test_numbered_folders_take_their_names_from_the_folders_class_map_json(affectnet_folders):
+    import json
+    from helpers import stream
+    mapped = data.load(affectnet_folders, class_map=AFFECTNET_MAP, verbose=False)
+    assert data.load(affectnet_folders, verbose=False).classes == [str(code) for code in range(8)]
+    (affectnet_folders / "class_map.json").write_text(json.dumps({**AFFECTNET_MAP, "6": "Anger"}))
+    ds = data.load(affectnet_folders, verbose=False)        # what the notebooks and commands call
+    assert ds.classes == mapped.classes and np.array_equal(ds.labels, mapped.labels)   # "Anger" is angry
+    assert stream.open(affectnet_folders).classes == mapped.classes
+    (affectnet_folders / "class_map.json").write_text('{"0": "neutral", "1": }')
+    with pytest.raises(FERDataError, match=r"affectnet/class_map\.json: not a readable JSON file"):
+        data.load(affectnet_folders, verbose=False)
+    (affectnet_folders / "class_map.json").write_text('["neutral", "happy"]')
+    with pytest.raises(FERDataError, match=r"class_map\.json: expected an object of folder name -> class name"):
+        data.load(affectnet_folders, verbose=False)
+
+
 def test_split_is_reproducible_with_seed(ckplus_folders):
     a = data.load(ckplus_folders, seed=1, cache=False, verbose=False)
     b = data.load(ckplus_folders, seed=1, cache=False, verbose=False)
