@@ -34,6 +34,14 @@ from helpers.dataset import SPLITS, SYNONYMS, Dataset, canonical_class, stratifi
 FER2013_CSV_LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+#: Downloads not unpacked yet: the workbook reads images and CSVs, never archives.
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+#: The CSVs that hold all of FER2013 with its ``Usage`` column: the original archive (``fer2013.tar.gz``
+#: unpacks to ``fer2013/fer2013.csv``) and the Kaggle competition's zip (``icml_face_data.csv``; its
+#: ``train.csv`` holds the Training rows only).
+FER2013_CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
+#: A dataset folder's own class names: ``{"0": "neutral", "1": "happy", ...}`` for numbered class folders.
+CLASS_MAP_FILE = "class_map.json"
 
 #: Kaggle's FER2013 file-name prefixes give each image its original split.
 _PREFIX_SPLIT = {"training": "train", "publictest": "public", "privatetest": "private"}
@@ -92,12 +100,6 @@ def find_data(path: str | os.PathLike | None = None, given_as: str = "the path y
     return None
 
 
-#: The CSVs that hold all of FER2013 with its ``Usage`` column: the original archive (``fer2013.tar.gz``
-#: unpacks to ``fer2013/fer2013.csv``) and the Kaggle competition's zip (``icml_face_data.csv``; its
-#: ``train.csv`` holds the Training rows only).
-FER2013_CSV_NAMES = ("fer2013.csv", "icml_face_data.csv")
-
-
 def _csv_standing_for(folder: Path) -> Path:
     """``folder``, or the FER2013 CSV in it when the folder has no sub-folders (an unpacked download of the
     CSV): ``data/fer2013/`` then means ``data/fer2013/fer2013.csv``."""
@@ -132,9 +134,6 @@ def misplaced_data() -> list[str]:
     for archive in (a for folder in folders for a in _archives(folder)):
         hints.append(f"{archive.relative_to(project_root()).as_posix()}: {_unpack_hint(archive)}")
     return hints
-
-
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
 def _archives(folder: Path) -> list[Path]:
@@ -196,6 +195,8 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
         if verbose:
             demo.announce(ds, misplaced_data() if path is None else [])
         return ds
+    if found.name.lower().endswith(ARCHIVE_SUFFIXES):
+        raise FERDataError(f"{found}: {_unpack_hint(found)}.")
     if pack.is_pack(found):                             # python -m helpers.pack: one file, decoded in seconds
         ds = pack.read(found, size, channels)
         if verbose:
@@ -207,8 +208,6 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
     key, cached = (_cache_key(found, options) if cache else None), None
     if key and (cached := _cache_read(key)) is not None:
         ds = cached
-    elif found.name.lower().endswith(ARCHIVE_SUFFIXES):
-        raise FERDataError(f"{found}: {_unpack_hint(found)}.")
     elif found.is_file():
         ds = _load_csv(found, size, channels, max_bad_fraction, verbose)
         ds.splits, note = complete_splits(ds.labels, ds.splits, **splitting)
@@ -292,10 +291,6 @@ def _csv_pixels(text: str) -> np.ndarray:
     if values.min() < 0 or values.max() > 255:
         raise ValueError("column 'pixels': values outside 0-255")
     return values
-
-
-#: A dataset folder's own class names: ``{"0": "neutral", "1": "happy", ...}`` for numbered class folders.
-CLASS_MAP_FILE = "class_map.json"
 
 
 def folder_class_map(root: str | os.PathLike, class_map: dict | None = None) -> dict | None:
