@@ -115,8 +115,10 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
               f"only, {type(optimizer).__name__} at {lr:g} falling to 0; PublicTest as given: {public[0]:.2%}")
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
+        # one fit call an epoch, each with its own "Epoch k/k" header: the line below says it instead, with
+        # the Training figures (Keras' own line only for its live progress bar, verbose=1)
         history = work.fit(x, targets, batch_size=batch_size, epochs=epoch, initial_epoch=epoch - 1,
-                           class_weight=class_weight, verbose=verbose)
+                           class_weight=class_weight, verbose=1 if verbose == 1 else 0)
         took = time.perf_counter() - start
         seconds += took
         network = models.as_float32(work)
@@ -126,7 +128,9 @@ def finetune(model: keras.Model, recipe: dict, ds, out_dir: str | Path, epochs: 
         if public[-1] > max(public[:-1]):
             best = network
         if verbose:
-            print(f"Fine-tuning epoch {epoch}: PublicTest {public[-1]:.2%} (best so far {max(public):.2%})")
+            print(f"Fine-tuning epoch {epoch}/{epochs} ({took:.0f} s): Training loss "
+                  f"{history.history['loss'][-1]:.4f}, accuracy {history.history['accuracy'][-1]:.2%}; PublicTest "
+                  f"{public[-1]:.2%} (best so far {max(public):.2%})")
     write_text(out / "finetune_log.csv", "epoch,seconds,accuracy,loss,val_accuracy\n" + "\n".join(rows) + "\n")
     chosen = int(np.argmax(public))
     refreshed = batchnorm.refresh_if_better(best, ds, verbose=bool(verbose)) if chosen else None
