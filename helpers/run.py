@@ -49,7 +49,7 @@ def data_line(found: Path, given: str | None) -> str:
     """Which dataset the run reads and how it was found: ``--data``, ``$FER_DATA`` or the project's ``data/``
     (a ``$FER_DATA`` left set from another project would otherwise go unnoticed)."""
     how = "--data" if given else "$FER_DATA" if os.environ.get("FER_DATA") else "the project's data/"
-    return f"Data: {found.resolve()} (from {how})"
+    return f"Data: {found.absolute()} (from {how})"
 
 
 def notebooks(only=None) -> list[Path]:
