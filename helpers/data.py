@@ -56,8 +56,18 @@ _CACHE_VERSION = 4          # 4: the source says how public and private were dra
 # ----------------------------------------------------------------------------------------------------------
 
 def project_root() -> Path:
-    """The workbook's folder (the one holding ``helpers/`` and ``data/``)."""
-    return Path(__file__).resolve().parents[1]
+    """The workbook's folder (the one holding ``helpers/``, ``data/``, ``models/`` and ``notebooks/``).
+
+    ``pip install -e .`` leaves ``helpers`` there. A plain ``pip install .`` copies it into the environment,
+    where it can find none of those folders (and ignores edits to ``helpers/``): that is an error which says so.
+    """
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "notebooks").is_dir():
+        raise FERDataError(
+            f"helpers runs from {root / 'helpers'}, a copy outside the workbook (pip install . without -e), so "
+            "it cannot find the workbook's data/, models/, notebooks/ or runs/. From the workbook's folder, "
+            "install it in place (README, command 1): .venv/bin/pip install -e .")
+    return root
 
 
 def user_path(path: str | os.PathLike) -> Path:

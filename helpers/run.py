@@ -276,6 +276,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:                                                   # a bad path fails now, not after a kernel started
+        project_root()                                     # helpers copied out of the workbook (no -e) finds nothing
         found = find_data(args.data, given_as="--data")
     except FERDataError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -2,11 +2,14 @@
 --resume, progress. The notebooks themselves are checked in test_notebooks.py."""
 
 import json
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +31,20 @@ def test_a_bad_data_path_is_rejected_before_any_kernel_starts(tmp_path, no_kerne
     err = capsys.readouterr().err
     assert "nowhere: no such file or folder (--data)" in err and "$FER_DATA" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_helpers_copied_out_of_the_workbook_say_to_install_it_in_place(tmp_path):
+    """A plain `pip install .` copies helpers/ into site-packages, where a notebook's kernel imports it from."""
+    shutil.copytree(Path(run.__file__).parent, tmp_path / "site" / "helpers",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    env.pop("FER_DATA", None)
+    proc = subprocess.run([sys.executable, "-m", "helpers.run", "--data", "demo"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"helpers runs from {tmp_path / 'site' / 'helpers'}, a copy outside the workbook" in proc.stderr
+    assert "pip install -e ." in proc.stderr
+    assert not list(tmp_path.glob("site/runs")), "nothing is written beside the copy"
 
 
 def test_the_run_says_which_dataset_it_reads_and_how_it_was_found(tmp_path, monkeypatch):
