@@ -511,8 +511,15 @@ def label_order_table(classes) -> pd.DataFrame:
 # Cache: a .npz per (files, options); a second load of FER2013 takes a fraction of a second
 # ----------------------------------------------------------------------------------------------------------
 
+#: The most the dataset cache holds. FER2013 decoded is about 95 MB, and each copy of the data (a fresh download,
+#: another clone's path) or changed option (size, seed, class map) is a file of its own: past this, the least
+#: recently used files are deleted.
+CACHE_LIMIT_BYTES = 2_000_000_000
+
+
 def cache_dir() -> Path:
-    """``$FER_CACHE``, else ``~/.cache/fer-workbook`` (never inside the user's data folder)."""
+    """``$FER_CACHE``, else ``~/.cache/fer-workbook`` (never inside the user's data folder). Deleting it is
+    always safe: the next load decodes the images again."""
     return Path(os.environ.get("FER_CACHE") or Path.home() / ".cache" / "fer-workbook")
 
 
@@ -543,6 +550,7 @@ def _cache_read(key: str) -> Dataset | None:
                          meta["source"], [tuple(s) for s in meta["skipped"]])
         if not len(ds.images) == len(ds.labels) == len(ds.splits) == len(ds.paths):
             raise ValueError("arrays of different lengths")
+        os.utime(file)                        # recently used: the last file _cache_prune deletes
         return ds
     except Exception as err:                  # zipfile, zlib, EOF, JSON, key errors: all mean "damaged"
         warnings.warn(f"{file}: the dataset cache is damaged ({type(err).__name__}: {err}); deleting it and "
@@ -559,11 +567,25 @@ def _cache_write(key: str, ds: Dataset) -> None:
         meta = json.dumps({"classes": ds.classes, "source": ds.source, "skipped": ds.skipped})
         np.savez(tmp, images=ds.images, labels=ds.labels, splits=ds.splits, paths=ds.paths, meta=meta)
         tmp.replace(folder / f"{key}.npz")
+        _cache_prune(folder, keep=folder / f"{key}.npz")
     except OSError:
         pass                                                         # no cache is slower, not wrong
+
+
+def _cache_prune(folder: Path, keep: Path) -> None:
+    """Delete the least recently used cached datasets (by modification time, which a read refreshes) until the
+    folder holds at most :data:`CACHE_LIMIT_BYTES`; ``keep``, the file just written, stays whatever its size."""
+    files = sorted(folder.glob("*.npz"), key=lambda f: f.stat().st_mtime, reverse=True)
+    total = 0
+    for file in files:
+        size = file.stat().st_size
+        if file != keep and total + size > CACHE_LIMIT_BYTES:
+            file.unlink(missing_ok=True)
+        else:
+            total += size
 
 
 __all__ = ["Dataset", "load", "find_data", "user_path", "misplaced_data", "read_image", "to_uint8",
            "canonical_class", "label_order_table", "stratified_assign", "complete_splits", "list_folder",
            "without_machine_paths", "where_looked", "SPLITS", "FER2013_CSV_LABELS", "FER2013_CSV_NAMES",
-           "ARCHIVE_SUFFIXES", "CLASS_MAP_FILE", "folder_class_map", "SYNONYMS", "cache_dir", "project_root"]
+           "ARCHIVE_SUFFIXES", "CLASS_MAP_FILE", "folder_class_map", "SYNONYMS", "cache_dir", "CACHE_LIMIT_BYTES", "project_root"]

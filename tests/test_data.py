@@ -1,4 +1,6 @@
+import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +149,22 @@ def test_cache_is_used_and_invalidated_by_changes(kaggle_folders):
     write_image(kaggle_folders / "train" / "sad" / "Training_5555.jpg", face(np.random.default_rng(9)))
     changed = data.load(kaggle_folders, verbose=False)
     assert len(changed) == len(first) + 1
+
+
+def test_the_cache_keeps_the_most_recently_used_datasets_within_its_limit(kaggle_folders, monkeypatch):
+    files = {}
+    for seed in (1, 2):                            # the seed is part of the key: a cached file per seed
+        before = set(data.cache_dir().glob("*.npz"))
+        data.load(kaggle_folders, seed=seed, verbose=False)
+        (files[seed],) = set(data.cache_dir().glob("*.npz")) - before
+    now = time.time()
+    os.utime(files[1], (now - 200, now - 200))     # seed 1 the oldest, then seed 2
+    os.utime(files[2], (now - 100, now - 100))
+    monkeypatch.setattr(data, "CACHE_LIMIT_BYTES", 2 * files[1].stat().st_size + 1000)  # room for two
+    data.load(kaggle_folders, seed=1, verbose=False)         # a read: seed 1 is now the most recently used
+    data.load(kaggle_folders, seed=3, verbose=False)         # a third file: seed 2's goes
+    left = set(data.cache_dir().glob("*.npz"))
+    assert files[1] in left and files[2] not in left and len(left) == 2
 
 
 def test_to_uint8_handles_rgba_16bit_and_float():
