@@ -13,6 +13,7 @@ Splits are always called ``train`` (fit), ``public`` (select: early stopping, hy
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -550,7 +551,8 @@ def _cache_read(key: str) -> Dataset | None:
                          meta["source"], [tuple(s) for s in meta["skipped"]])
         if not len(ds.images) == len(ds.labels) == len(ds.splits) == len(ds.paths):
             raise ValueError("arrays of different lengths")
-        os.utime(file)                        # recently used: the last file _cache_prune deletes
+        with contextlib.suppress(OSError):    # recently used: the last file _cache_prune deletes
+            os.utime(file)                    # (a read-only cache is still read)
         return ds
     except Exception as err:                  # zipfile, zlib, EOF, JSON, key errors: all mean "damaged"
         warnings.warn(f"{file}: the dataset cache is damaged ({type(err).__name__}: {err}); deleting it and "
@@ -588,4 +590,5 @@ def _cache_prune(folder: Path, keep: Path) -> None:
 __all__ = ["Dataset", "load", "find_data", "user_path", "misplaced_data", "read_image", "to_uint8",
            "canonical_class", "label_order_table", "stratified_assign", "complete_splits", "list_folder",
            "without_machine_paths", "where_looked", "SPLITS", "FER2013_CSV_LABELS", "FER2013_CSV_NAMES",
-           "ARCHIVE_SUFFIXES", "CLASS_MAP_FILE", "folder_class_map", "SYNONYMS", "cache_dir", "CACHE_LIMIT_BYTES", "project_root"]
+           "ARCHIVE_SUFFIXES", "CLASS_MAP_FILE", "folder_class_map", "SYNONYMS", "cache_dir", "CACHE_LIMIT_BYTES",
+           "project_root"]

@@ -167,6 +167,17 @@ def test_the_cache_keeps_the_most_recently_used_datasets_within_its_limit(kaggle
     assert files[1] in left and files[2] not in left and len(left) == 2
 
 
+def test_a_read_only_cache_is_still_read(kaggle_folders, monkeypatch, recwarn):
+    first = data.load(kaggle_folders, verbose=False)
+    (cached,) = data.cache_dir().glob("*.npz")
+
+    def read_only(*args, **kwargs):                 # a teacher's shared cache, say (root ignores chmod)
+        raise PermissionError(13, "Permission denied", str(cached))
+    monkeypatch.setattr(data.os, "utime", read_only)
+    again = data.load(kaggle_folders, verbose=False)
+    assert np.array_equal(first.images, again.images) and cached.exists() and not recwarn.list
+
+
 def test_to_uint8_handles_rgba_16bit_and_float():
     rng = np.random.default_rng(0)
     rgba = np.dstack([face(rng, 60, 80, 3), np.full((60, 80), 255, np.uint8)])
