@@ -18,7 +18,7 @@ image, as in the notebook; the demo set without FER2013) of:
 - the same with the intercept learned as the weight of a constant feature (``fit_intercept=False`` and a
   column of ones): a way around the bug, averaged like every other weight (and, unlike an intercept,
   regularised by ``alpha``);
-- ``fit`` with that constant feature, to show that the way round changes nothing by itself.
+- ``fit`` with that constant feature, to show how little the way round changes by itself.
 
 Prints figures; asserts nothing.
 """
