@@ -89,7 +89,12 @@ def nystroem_svm(feature_step=None, n_components: int = 200, n_kernel_features: 
     FER2013's 28,000 faces, chosen on PublicTest). SGD works on the map's array as it is, where
     ``LinearSVC`` (liblinear) copies it to float64 and then into a format of its own: on all of FER2013's
     Training that raised the whole fit's peak from 2.05 to 2.81 GB and took 136 s instead of 115, for 47.8%
-    on PublicTest instead of 50.3% (``benchmarks/svm_memory.py``, a 2-core AMD EPYC, 2026-12-07)."""
+    on PublicTest instead of 50.3% (``benchmarks/svm_memory.py``, a 2-core AMD EPYC, 2026-12-07).
+
+    To learn it a chunk of faces at a time (``partial_fit``), give the intercept as a column of ones and set
+    ``fit_intercept=False``: scikit-learn 1.9.1's averaged multiclass ``partial_fit`` stops learning its own
+    intercepts after the first call (24.4% on PublicTest; 50.5% with the column;
+    ``benchmarks/sgd_partial_fit.py``)."""
     gamma = gamma if gamma is not None else 1.0 / n_components      # "scale" for whitened PCA features
     return Pipeline(pca_steps(feature_step, n_components, seed) + [
         ("kernel_map", Nystroem(gamma=gamma, n_components=n_kernel_features, random_state=seed)),
