@@ -38,7 +38,6 @@ def test_helpers_copied_out_of_the_workbook_say_to_install_it_in_place(tmp_path)
     shutil.copytree(Path(run.__file__).parent, tmp_path / "site" / "helpers",
                     ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
-    env.pop("FER_DATA", None)
     proc = subprocess.run([sys.executable, "-m", "helpers.run", "--data", "demo"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
