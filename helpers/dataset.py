@@ -63,6 +63,9 @@ class Dataset:
     source: str
     skipped: list = field(default_factory=list)
 
+    def __post_init__(self):
+        self.classes = [str(c) for c in self.classes]   # plain names, whatever array they were read from
+
     @property
     def is_demo(self) -> bool:
         return self.source.startswith("demo")

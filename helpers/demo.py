@@ -186,10 +186,11 @@ def write_folders(root, classes=("anger", "contempt", "disgust", "fear", "happy"
 def announce(ds: Dataset, hints: tuple[str, ...] | list[str] = ()) -> None:
     """Say loudly that this is the demo set, so no one mistakes its numbers for FER2013's; ``hints``: what
     looks like FER2013 put where it is not looked for (``data.misplaced_data()``)."""
-    bar = "#" * 88
-    print(f"{bar}\n#  NO REAL DATA FOUND: using the DEMO dataset of generated cartoon faces.{' ' * 14}#\n"
-          f"#  Numbers below are NOT FER2013 results. To use FER2013, see README 'Getting FER2013'    #\n"
-          f"#  (put it in data/fer2013 or set FER_DATA=/path/to/fer2013).{' ' * 26}#\n{bar}")
+    lines = ["NO REAL DATA FOUND: using the DEMO dataset of generated cartoon faces.",
+             "Numbers below are NOT FER2013 results. To use FER2013, see README 'Getting FER2013'",
+             "(put it in data/fer2013 or set FER_DATA=/path/to/fer2013)."]
+    bar = "#" * 90
+    print("\n".join([bar, *(f"#  {line:<85}#" for line in lines), bar]))
     for hint in hints:
         print(f"In data/ but not where it is looked for: {hint}")
     print(f"Loaded {ds!r}")

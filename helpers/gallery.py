@@ -51,8 +51,9 @@ def widget(predictor: Predictor, samples: dict | None = None):
     import matplotlib.pyplot as plt
 
     samples = samples if samples is not None else sample_photos()
-    upload = w.FileUpload(accept="image/*", multiple=False, description="Upload a photo")
-    choose = w.Dropdown(options=list(samples), description="or a sample:")
+    upload = w.FileUpload(accept="image/*", multiple=False, description="Upload a photo",
+                          layout=w.Layout(width="auto"))
+    choose = w.Dropdown(options=list(samples), description="or a sample:", style={"description_width": "initial"})
     out = w.Output()
 
     def show(image, title):

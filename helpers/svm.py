@@ -113,8 +113,8 @@ def search(pipe: Pipeline, X, y, param_distributions, *, n_iter: int = 20, cv: i
            verbose: int = 0) -> tuple[dict, pd.DataFrame]:
     """Randomised search with stratified ``cv``-fold cross-validation (run it on a stratified subsample).
 
-    Returns the best parameters and a table of every candidate tried, best first, with its mean
-    cross-validated accuracy and fit time."""
+    Returns the best parameters (as plain Python numbers) and a table of every candidate tried, best first,
+    with its mean cross-validated accuracy and fit time."""
     finder = RandomizedSearchCV(pipe, param_distributions, n_iter=n_iter, scoring="accuracy", n_jobs=1,
                                 cv=StratifiedKFold(cv, shuffle=True, random_state=seed), random_state=seed,
                                 refit=False, verbose=verbose)
@@ -122,7 +122,9 @@ def search(pipe: Pipeline, X, y, param_distributions, *, n_iter: int = 20, cv: i
     table = pd.DataFrame(finder.cv_results_)
     keep = [c for c in table if c.startswith("param_")] + ["mean_test_score", "std_test_score", "mean_fit_time"]
     table = table[keep].rename(columns=lambda c: c.removeprefix("param_"))
-    return finder.best_params_, table.sort_values("mean_test_score", ascending=False).reset_index(drop=True)
+    best = {name: value.item() if isinstance(value, np.generic) else value
+            for name, value in finder.best_params_.items()}
+    return best, table.sort_values("mean_test_score", ascending=False).reset_index(drop=True)
 
 
 def fit_timed(pipe: Pipeline, X, y) -> float:

@@ -62,6 +62,7 @@ def test_kaggle_folders_take_split_from_file_prefix(kaggle_folders):
 def test_ckplus_names_are_mapped_and_images_resized(ckplus_folders):
     ds = data.load(ckplus_folders, verbose=False)
     assert ds.classes == ["angry", "contempt", "disgust", "fear", "happy", "sad", "surprise"]
+    assert all(type(name) is str for name in ds.classes)          # prints as 'angry', not np.str_('angry')
     assert ds.images.shape[1:] == (48, 48, 1)
     counts = ds.counts()                                        # no split given: stratified 8/1/1 per class
     assert (counts["train"] == 8).all() and (counts["public"] == 1).all() and (counts["private"] == 1).all()

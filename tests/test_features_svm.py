@@ -44,6 +44,7 @@ def test_search_returns_a_ranked_table(faces):
     x, y = faces.xy("train")
     best, table = svm.search(svm.pca_svm(n_components=20), x, y, {"svm__C": loguniform(0.1, 10)}, n_iter=3, cv=2)
     assert set(best) == {"svm__C"} and len(table) == 3
+    assert type(best["svm__C"]) is float                            # prints as 2.25, not np.float64(2.25)
     assert table["mean_test_score"].is_monotonic_decreasing
 
 

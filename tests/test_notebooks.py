@@ -118,6 +118,21 @@ def test_every_notebook_ran_and_was_saved(fast_run):
         assert any(c.get("outputs") for c in executed["cells"] if c["cell_type"] == "code")
 
 
+def test_printed_outputs_read_as_prose(first_command_run, fast_run):
+    """No numpy scalar's repr (``np.float64(2.25)``, ``np.str_('angry')``, numpy 2's style) in what a notebook
+    prints: a student reads numbers and names."""
+    import re
+    leak = re.compile(r"np\.(str_|bool_?|u?int\d*|float\d*)\(")
+    found = []
+    for out in {first_command_run[2], fast_run[2]}:
+        for notebook in sorted(out.glob("*.ipynb")):
+            for i, cell in enumerate(json.loads(notebook.read_text())["cells"]):
+                for output in cell.get("outputs", []):
+                    text = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+                    found += [f"{notebook.name} cell {i}: {m.group(0)}" for m in leak.finditer(text)]
+    assert not found, found
+
+
 def test_setup_check(fast_run):
     m = metrics(fast_run, "00")
     assert m["opencv_has_cascade"] is True and m["opencv_version"].startswith("4.")
