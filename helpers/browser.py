@@ -1,6 +1,7 @@
-"""The web app in a real browser: headless Chromium with a fake webcam playing a face photo.
+"""The web app and JupyterLab in a real browser: headless Chromium, with a fake webcam playing a face photo.
 
-What the browser test (``tests/test_app.py``) and the speed benchmark (``benchmarks/app_speed.py``) share.
+What the browser tests (``tests/test_app.py``, ``tests/test_jupyterlab.py``) and the speed benchmark
+(``benchmarks/app_speed.py``) share.
 Playwright drives the system's Chromium (Debian: ``apt-get install chromium``); nothing is downloaded.
 
     from playwright.sync_api import sync_playwright
@@ -41,17 +42,19 @@ def fake_camera(path: str | Path, frames: int = 10) -> Path:
     return path
 
 
-def launch(playwright, camera: str | Path):
-    """Headless Chromium that grants the camera without asking and plays ``camera`` (a ``fake_camera`` file).
+def launch(playwright, camera: str | Path | None = None):
+    """Headless Chromium; given ``camera`` (a ``fake_camera`` file), it grants the camera without asking and
+    plays that file.
 
-    Nothing in the background (updates, sync, QUIC) so that every request the page makes is the app's.
+    Nothing in the background (updates, sync, QUIC) so that every request the page makes is the page's.
     """
     if not CHROMIUM:
         raise RuntimeError("no Chromium on this machine (Debian: apt-get install chromium chromium-driver)")
+    fake_camera = [] if camera is None else ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                                             f"--use-file-for-fake-video-capture={camera}"]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=[
         "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}"])
+        "--disable-component-update", "--disable-sync", *fake_camera])
 
 
 def start_webcam(page) -> None:

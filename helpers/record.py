@@ -1,8 +1,9 @@
 """Where a notebook's outputs go: its metrics JSON and its figures, inside the current run folder.
 
-``python -m helpers.run`` sets ``FER_RUN_DIR`` to ``runs/<timestamp>/``; a notebook opened by hand in
-JupyterLab writes to ``runs/interactive/``. Metric names are flat: ``<what>_<split>_<metric>``, e.g.
-``svm_private_accuracy``; the runner gathers every notebook's metrics into ``summary.json``.
+``python -m helpers.run`` sets ``FER_RUN_DIR`` to ``runs/<timestamp>/`` (and ``FER_RUNNER``: no browser is
+watching); a notebook opened by hand in JupyterLab writes to ``runs/interactive/``. Metric names are flat:
+``<what>_<split>_<metric>``, e.g. ``svm_private_accuracy``; the runner gathers every notebook's metrics into
+``summary.json``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def run_dir() -> Path:
 
 def under_runner() -> bool:
     """True when ``python -m helpers.run`` (papermill, no browser) executes the notebook."""
-    return bool(os.environ.get("FER_RUN_DIR"))
+    return os.environ.get("FER_RUNNER") == "1"
 
 
 def _plain(value):

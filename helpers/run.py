@@ -293,6 +293,7 @@ def main(argv=None) -> int:
         return 2
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ["FER_RUN_DIR"] = str(out_dir.resolve())
+    os.environ["FER_RUNNER"] = "1"          # record.under_runner: widgets and the inline app are skipped
     if args.data:
         os.environ["FER_DATA"] = "demo" if demo else str(found.resolve())
     # the kernel must be this Python (the one with the helpers installed), whatever PATH says

@@ -12,6 +12,8 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, share)
 
+import socket
+
 import cv2
 import numpy as np
 import pytest
@@ -28,6 +30,13 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("FER_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.delenv("FER_DATA", raising=False)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from conftest import free_port
 from helpers import app, browser, faces, predict, shipped
 from helpers.record import run_dir
 
@@ -155,12 +156,6 @@ def test_the_server_asks_nothing_of_the_internet(monkeypatch):
 
 
 # --- a real server, in its own process -------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def start_app(args: list[str], url: str, log: Path, context: ssl.SSLContext | None = None) -> subprocess.Popen:
     """``python -m helpers.app ARGS`` in its own process, returned once ``url`` answers."""

@@ -210,6 +210,9 @@ def test_faces_notebook(fast_run):
     assert 8 <= m["group_faces"] <= m["group_true_faces"]            # frontal detector: may miss a few, no false alarms
     assert m["cross_only_dataset"] == "contempt" and m["cross_only_model"] == "neutral"
     assert m["cross_left_out"] == 20 and m["cross_shared_classes"] == 6
+    cells = json.loads((fast_run[2] / "06_faces_in_the_wild.ipynb").read_text())["cells"]
+    printed = ["".join(o.get("text", "")) for c in cells for o in c.get("outputs", [])]
+    assert any("widget skipped" in text for text in printed)                  # no browser under the runner
 
 
 def test_deploy_notebook(fast_run):
