@@ -88,7 +88,7 @@ def test_notebook_06_runs_in_jupyterlab_and_its_widget_answers(lab, tmp_path):
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{url}/lab/tree/notebooks/{NOTEBOOK}?token={TOKEN}")
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
-        wait_until_idle(api, 120)
+        wait_until_idle(api, 300)                                          # the kernel has started
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Run$")).click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
         wait_until_idle(api, 600, busy_first=True)
@@ -96,9 +96,9 @@ def test_notebook_06_runs_in_jupyterlab_and_its_widget_answers(lab, tmp_path):
         errors = page.locator("[data-mime-type='application/vnd.jupyter.error']")
         assert errors.count() == 0, errors.first.inner_text()[-2000:]
         widget = page.locator(".widget-vbox")
-        expect(widget).to_have_count(1)
+        expect(widget).to_have_count(1, timeout=30_000)
         figure = widget.locator("img")
-        expect(figure).to_have_count(1)                                    # the astronaut, labelled
+        expect(figure).to_have_count(1, timeout=30_000)                    # the astronaut, labelled
         astronaut = figure.get_attribute("src")
 
         widget.locator("select").select_option(label="coffee")
