@@ -5,6 +5,7 @@ Runs on $FER_DATA when it is set (CI: FER2013), else on the demo set. Select or 
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -121,7 +122,6 @@ def test_every_notebook_ran_and_was_saved(fast_run):
 def test_printed_outputs_read_as_prose(first_command_run, fast_run):
     """No numpy scalar's repr (``np.float64(2.25)``, ``np.str_('angry')``, numpy 2's style) in what a notebook
     prints: a student reads numbers and names."""
-    import re
     leak = re.compile(r"np\.(str_|bool_?|u?int\d*|float\d*)\(")
     found = []
     for out in {first_command_run[2], fast_run[2]}:
