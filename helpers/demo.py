@@ -189,8 +189,9 @@ def announce(ds: Dataset, hints: tuple[str, ...] | list[str] = ()) -> None:
     lines = ["NO REAL DATA FOUND: using the DEMO dataset of generated cartoon faces.",
              "Numbers below are NOT FER2013 results. To use FER2013, see README 'Getting FER2013'",
              "(put it in data/fer2013 or set FER_DATA=/path/to/fer2013)."]
-    bar = "#" * 90
-    print("\n".join([bar, *(f"#  {line:<85}#" for line in lines), bar]))
+    width = max(map(len, lines)) + 6                  # "#  " + the longest line + "  #"
+    bar = "#" * width
+    print("\n".join([bar, *(f"#  {line:<{width - 4}}#" for line in lines), bar]))
     for hint in hints:
         print(f"In data/ but not where it is looked for: {hint}")
     print(f"Loaded {ds!r}")

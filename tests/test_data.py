@@ -200,6 +200,12 @@ def test_demo_is_deterministic_and_balanced():
     assert not np.array_equal(a.images, demo.make_dataset(per_class=10, seed=4).images)
 
 
+def test_the_demo_banner_is_a_closed_box(capsys):
+    demo.announce(demo.make_dataset(per_class=2, seed=0))
+    box = [line for line in capsys.readouterr().out.splitlines() if line.startswith("#")]
+    assert len(box) == 5 and len({len(line) for line in box}) == 1 and all(line.endswith("#") for line in box)
+
+
 def test_the_default_demo_set_is_shaped_like_fer2013():
     from helpers import audit
     ds = demo.make_dataset(seed=0)
