@@ -111,6 +111,15 @@ def find_data(path: str | os.PathLike | None = None, given_as: str = "the path y
     return None
 
 
+def demo_asked(path: str | os.PathLike | None = None, given_as: str = "the path you passed") -> str | None:
+    """Whether the demo set was asked for by name, and how (``given_as`` or ``'$FER_DATA'``), the way
+    :func:`find_data` reads ``path`` and ``$FER_DATA``; ``None`` when the demo set stands in for data not found."""
+    for given, what in ((path, given_as), (os.environ.get("FER_DATA") or None, "$FER_DATA")):
+        if given is not None and str(given) != "":
+            return what if str(given).lower() == "demo" else None
+    return None
+
+
 def _csv_standing_for(folder: Path) -> Path:
     """``folder``, or the FER2013 CSV in it when the folder has no sub-folders (an unpacked download of the
     CSV): ``data/fer2013/`` then means ``data/fer2013/fer2013.csv``."""
@@ -204,7 +213,8 @@ def load(path: str | os.PathLike | None = None, *, size: int | tuple = 48, chann
         ds = demo.make_dataset(per_class=demo_per_class, size=size, channels=channels, seed=seed,
                                public_fraction=public_fraction, private_fraction=private_fraction)
         if verbose:
-            demo.announce(ds, misplaced_data() if path is None else [])
+            asked = demo_asked(path)
+            demo.announce(ds, [] if asked or path is not None else misplaced_data(), asked_as=asked)
         return ds
     if found.name.lower().endswith(ARCHIVE_SUFFIXES):
         raise FERDataError(f"{found}: {_unpack_hint(found)}.")
@@ -587,7 +597,7 @@ def _cache_prune(folder: Path, keep: Path) -> None:
             total += size
 
 
-__all__ = ["Dataset", "load", "find_data", "user_path", "misplaced_data", "read_image", "to_uint8",
+__all__ = ["Dataset", "load", "find_data", "demo_asked", "user_path", "misplaced_data", "read_image", "to_uint8",
            "canonical_class", "label_order_table", "stratified_assign", "complete_splits", "list_folder",
            "without_machine_paths", "where_looked", "SPLITS", "FER2013_CSV_LABELS", "FER2013_CSV_NAMES",
            "ARCHIVE_SUFFIXES", "CLASS_MAP_FILE", "folder_class_map", "SYNONYMS", "cache_dir", "CACHE_LIMIT_BYTES",

@@ -183,10 +183,13 @@ def write_folders(root, classes=("anger", "contempt", "disgust", "fear", "happy"
     return root
 
 
-def announce(ds: Dataset, hints: tuple[str, ...] | list[str] = ()) -> None:
+def announce(ds: Dataset, hints: tuple[str, ...] | list[str] = (), asked_as: str | None = None) -> None:
     """Say loudly that this is the demo set, so no one mistakes its numbers for FER2013's; ``hints``: what
-    looks like FER2013 put where it is not looked for (``data.misplaced_data()``)."""
-    lines = ["NO REAL DATA FOUND: using the DEMO dataset of generated cartoon faces.",
+    looks like FER2013 put where it is not looked for (``data.misplaced_data()``); ``asked_as``: how the demo
+    set was asked for by name (``data.demo_asked``), ``None`` when no data was found."""
+    first = (f"DEMO DATA, as asked ({asked_as} is 'demo'): the generated cartoon faces." if asked_as else
+             "NO REAL DATA FOUND: using the DEMO dataset of generated cartoon faces.")
+    lines = [first,
              "Numbers below are NOT FER2013 results. To use FER2013, see README 'Getting FER2013'",
              "(put it in data/fer2013 or set FER_DATA=/path/to/fer2013)."]
     width = max(map(len, lines)) + 6                  # "#  " + the longest line + "  #"

@@ -41,15 +41,15 @@ class QuickRecipe(NamedTuple):
 QUICK_CNN = QuickRecipe(model="compact_cnn", epochs=8, batch_size=32, augment=False, ema=None, lr=2e-3,
                         weight_power=0.5, label_smoothing=0.1)
 
-DEMO_NOTE = ("DEMO DATA: no real dataset was found, so this notebook runs on generated cartoon faces at "
-             "FAST_MODE size. It shows the mechanics; its numbers are not FER2013 results (README: "
-             "'Getting FER2013').")
+DEMO_NOTE = ("DEMO DATA: {why}, so this notebook runs on generated cartoon faces at FAST_MODE size. It "
+             "shows the mechanics; its numbers are not FER2013 results (README: 'Getting FER2013').")
 
 
 def fast_mode(fast: bool, data_dir=None) -> bool:
     """``FAST_MODE`` for this run: the parameter, or ``True`` whenever no real data is found (the demo set)."""
-    if not fast and data.find_data(data_dir) is None:
-        print(DEMO_NOTE)
+    if not fast and data.find_data(data_dir, given_as="DATA_DIR") is None:
+        asked = data.demo_asked(data_dir, given_as="DATA_DIR")
+        print(DEMO_NOTE.format(why=f"{asked} is 'demo'" if asked else "no real dataset was found"))
         return True
     return bool(fast)
 

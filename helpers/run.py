@@ -31,17 +31,24 @@ from pathlib import Path
 import psutil
 
 from helpers import FERDataError, machine
-from helpers.data import find_data, misplaced_data, project_root
+from helpers.data import demo_asked, find_data, misplaced_data, project_root
 from helpers.files import write_text
 
 CELL_TIMEOUT = 1800      # seconds: a cell that hangs fails the run instead of blocking CI forever
 DEMO_BANNER = ("DEMO DATA: no dataset found (no --data, $FER_DATA unset, no data/fer2013/ or data/fer2013.csv), "
                "so the notebooks\nrun on generated cartoon faces at FAST_MODE size. They show the mechanics; the "
                "numbers are not FER2013 results.\nTo use FER2013, see the README, 'Getting FER2013'.")
+DEMO_ASKED = ("DEMO DATA, as asked ({how} is 'demo'): the notebooks run on generated cartoon faces at FAST_MODE "
+              "size.\nThey show the mechanics; the numbers are not FER2013 results. To use FER2013, see the "
+              "README,\n'Getting FER2013'.")
 
 
-def demo_banner() -> str:
-    """``DEMO_BANNER``, and what in ``data/`` looks like FER2013 put where it is not looked for, with the fix."""
+def demo_banner(asked_as: str | None = None) -> str:
+    """What the run says of the demo set: ``DEMO_ASKED`` when it was asked for by name (``asked_as``: how,
+    from ``data.demo_asked``), else ``DEMO_BANNER`` and what in ``data/`` looks like FER2013 put where it is
+    not looked for, with the fix."""
+    if asked_as:
+        return DEMO_ASKED.format(how=asked_as)
     return DEMO_BANNER + "".join(f"\nIn data/ but not where it is looked for: {hint}" for hint in misplaced_data())
 
 
@@ -166,6 +173,17 @@ def most_memory(entries: list[dict]) -> dict | None:
     return max((e for e in entries if e.get("peak_memory_mb")), key=lambda e: e["peak_memory_mb"], default=None)
 
 
+def kernel_config():
+    """Papermill's configuration for the kernels: the runner talks to each over local TCP, encrypted with
+    CurveZMQ keys where jupyter_client and pyzmq can (ipykernel 7 warns in the log when it is not)."""
+    import zmq
+    from jupyter_client import KernelManager
+    from traitlets.config import Config
+    if "transport_encryption" in KernelManager.class_trait_names() and zmq.has("curve"):
+        return Config(KernelManager={"transport_encryption": "auto"})
+    return Config()
+
+
 def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
     """Run one notebook with papermill; returns ``{name, status, seconds, peak_memory_mb, metrics, error}``
     (``peak_memory_mb``: the most its kernel and the kernel's own processes held at once). Status is
@@ -184,7 +202,7 @@ def execute(nb: Path, out_dir: Path, parameters: dict, label: str, log) -> dict:
                                 cwd=str(nb.parent), progress_bar=False, log_output=False,
                                 execution_timeout=CELL_TIMEOUT, stdout_file=progress, stderr_file=progress,
                                 on_notebook_start=progress.on_notebook_start,
-                                on_cell_start=progress.on_cell_start)
+                                on_cell_start=progress.on_cell_start, config=kernel_config())
     except pm.PapermillExecutionError as err:
         entry.update(status="failed", error=f"cell {err.exec_count}: {err.ename}: {err.evalue}")
     except KeyboardInterrupt:
@@ -282,6 +300,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     demo = found is None
+    asked = demo_asked(args.data, given_as="--data") if demo else None
     if args.resume and not args.out:
         print("error: --resume needs --out, the folder of the run to go on with", file=sys.stderr)
         return 2
@@ -312,7 +331,7 @@ def main(argv=None) -> int:
         done = {e["name"]: e for e in previous_run["notebooks"] if e["status"] == "ok"}
         print(f"Resuming the run in {out_dir}: keeping {', '.join(done) or 'no notebook'}; running "
               f"{', '.join(nb.stem for nb in todo if nb.stem not in done) or 'nothing'}.")
-    print(demo_banner() if demo else data_line(found, args.data))
+    print(demo_banner(asked) if demo else data_line(found, args.data))
     summary = {"started": datetime.now().isoformat(timespec="seconds"), "fast": bool(args.fast) or demo,
                "demo": demo, "data": "demo" if demo else str(found), "machine": machine.describe(),
                "python": sys.version.split()[0], "notebooks": []}
@@ -352,7 +371,7 @@ def main(argv=None) -> int:
     memory = f", at most {largest['peak_memory_mb'] / 1024:.1f} GB of memory ({largest['name']})" if largest else ""
     print(f"Summary: {out_dir / 'summary.json'} ({summary['seconds']:.0f} s of notebooks{memory})")
     if demo:
-        print(demo_banner())
+        print(demo_banner(asked))
     return status
 
 

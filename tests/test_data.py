@@ -206,6 +206,16 @@ def test_the_demo_banner_is_a_closed_box(capsys):
     assert len(box) == 5 and len({len(line) for line in box}) == 1 and all(line.endswith("#") for line in box)
 
 
+def test_the_demo_set_asked_for_by_name_says_so(capsys, monkeypatch):
+    monkeypatch.delenv("FER_DATA", raising=False)
+    data.load("demo", demo_per_class=2)
+    said = capsys.readouterr().out
+    assert "DEMO DATA, as asked (the path you passed is 'demo')" in said and "NO REAL DATA FOUND" not in said
+    from helpers import notebook
+    assert notebook.fast_mode(False, "demo") is True
+    assert "DEMO DATA: DATA_DIR is 'demo', so this notebook" in capsys.readouterr().out
+
+
 def test_the_default_demo_set_is_shaped_like_fer2013():
     from helpers import audit
     ds = demo.make_dataset(seed=0)

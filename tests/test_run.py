@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import run
+from helpers import data, run
 
 
 @pytest.fixture
@@ -52,6 +52,20 @@ def test_the_run_says_which_dataset_it_reads_and_how_it_was_found(tmp_path, monk
     assert run.data_line(tmp_path, str(tmp_path)) == f"Data: {tmp_path} (from --data)"
     monkeypatch.setenv("FER_DATA", str(tmp_path))                  # left set by another project, say
     assert run.data_line(tmp_path, None) == f"Data: {tmp_path} (from $FER_DATA)"
+
+
+def test_the_demo_set_asked_for_by_name_is_not_called_data_not_found(tmp_path, capsys, monkeypatch):
+    import papermill
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *args, **kwargs: None)   # no kernel needed
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k != "FER_DATA"})  # main sets some
+    assert run.main(["--data", "demo", "--only", "00", "--out", str(tmp_path)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("DEMO DATA, as asked (--data is 'demo')") and "no dataset found" not in said
+    monkeypatch.setenv("FER_DATA", "demo")
+    assert run.demo_banner(data.demo_asked(None, "--data")).startswith("DEMO DATA, as asked ($FER_DATA is 'demo')")
+    assert data.demo_asked(str(tmp_path), "--data") is None                  # a real path wins over $FER_DATA
+    monkeypatch.setenv("FER_DATA", str(tmp_path))
+    assert data.demo_asked(None) is None and run.demo_banner(None).startswith(run.DEMO_BANNER)
 
 
 def test_a_run_folder_is_not_reused_without_resume(tmp_path, no_kernels, capsys):
