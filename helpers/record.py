@@ -57,13 +57,13 @@ class Run:
         write_text(self.metrics_file, json.dumps(self.metrics, indent=1, sort_keys=True))
         return self.metrics
 
-    def save_fig(self, fig, name: str, dpi: int = 110) -> Path:
+    def save_fig(self, fig, name: str, dpi: int = 110) -> None:
         """Save a matplotlib figure as ``figures/<notebook>/<name>.png`` in the run folder. On the demo set
-        the figure (as saved and as shown) gets a red DEMO DATA line above it."""
+        the figure (as saved and as shown) gets a red DEMO DATA line above it. Returns nothing, so that a
+        cell ending with it shows the figure and no path."""
         if demo.IN_USE and not any(t.get_text() == demo.BANNER for t in fig.texts):
             fig.text(0.5, 1.0, demo.BANNER, ha="center", va="bottom", color="crimson", fontsize=11,
                      fontweight="bold")
         path = self.figure_dir / f"{name}.png"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        return path
