@@ -125,9 +125,19 @@ def snapshot(root):
     return sorted(out)
 
 
-#: The dataset the notebook tests run on, read before any test changes the environment:
-#: $FER_DATA when set (CI points it at FER2013), otherwise the generated demo set.
-SESSION_DATA = os.environ.get("FER_DATA") or "demo"
+def _session_data() -> str:
+    """The dataset the FER2013 tests run on, as the runner finds it: $FER_DATA when set (CI points it at
+    FER2013), else FER2013 where the README puts it (``data/fer2013/``, ``data/fer2013.csv``), else the demo
+    set (``'demo'``)."""
+    if os.environ.get("FER_DATA"):
+        return os.environ["FER_DATA"]
+    from helpers.data import find_data
+    found = find_data()
+    return str(found) if found else "demo"
+
+
+#: The dataset the FER2013 tests run on (:func:`_session_data`), read before any test changes the environment.
+SESSION_DATA = _session_data()
 
 
 def pytest_collection_modifyitems(items):

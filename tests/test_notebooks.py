@@ -1,13 +1,17 @@
 """Execute every notebook in FAST_MODE with the runner, as CI does, and check what each one recorded.
 
-Runs on $FER_DATA when it is set (CI: FER2013), else on the demo set. Select or skip with ``-m notebooks``.
+The README's first command runs on the demo set, in a copy of the workbook as a fresh clone has it; the FAST
+run on FER2013 as the runner finds it ($FER_DATA, as in CI, or the project's data/), when there is one. Select
+or skip with ``-m notebooks``.
 """
 
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,11 +20,21 @@ from conftest import SESSION_DATA, USER_THREADS
 pytestmark = pytest.mark.notebooks
 
 
-def _start(out, *options, env=None):
+def _start(out, *options, env=None, cwd=None):
     """The runner as a subprocess, started (not waited for); its output goes to files beside ``out``."""
     with open(f"{out}.stdout", "w") as stdout, open(f"{out}.stderr", "w") as stderr:
         return subprocess.Popen([sys.executable, "-m", "helpers.run", *options, "--out", str(out)],
-                                stdout=stdout, stderr=stderr, text=True, env=env), out
+                                stdout=stdout, stderr=stderr, text=True, env=env, cwd=cwd), out
+
+
+def _fresh_clone(dest: Path) -> Path:
+    """What of the workbook its notebooks read (``helpers/``, ``notebooks/``, ``models/``), copied into ``dest``:
+    a fresh clone, but for what no notebook reads. A dataset the user put in the project's ``data/`` is not
+    there, so the README's first command runs on the demo set, as it does on a fresh clone."""
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("helpers", "notebooks", "models"):
+        shutil.copytree(root / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    return dest
 
 
 def _wait(started):
@@ -38,9 +52,10 @@ def started_runs(tmp_path_factory):
     """Both runs start at once: much of a notebook run waits on one core (kernel start-up, SVM fits, plots),
     so the two share the machine's cores in less time than one after the other.
 
-    ``first``: the README's first command on a fresh clone: no dataset anywhere, no --fast (only --out, to
-    keep the project's runs/ folder clean). ``fast``: what CI runs, --fast on $FER_DATA (FER2013 in CI);
-    without FER2013 that is the demo set, which always runs at FAST_MODE size, so the first run serves both.
+    ``first``: the README's first command on a fresh clone (:func:`_fresh_clone`, whose ``helpers`` the runner
+    and its kernels import): no dataset anywhere, no --fast (only --out, to keep the project's runs/ folder
+    clean). ``fast``: what CI runs, --fast on FER2013 (``SESSION_DATA``); without FER2013 that is the demo set,
+    which always runs at FAST_MODE size, so the first run serves both.
 
     Each run gets half the cores for its math libraries: with both runs at their default (every core each),
     OpenBLAS' and OpenMP's threads of one process spin while the other's compute, and notebooks 01 and 03 took
@@ -49,10 +64,12 @@ def started_runs(tmp_path_factory):
     threads = {name: value or half for name, value in USER_THREADS.items()}    # not the xdist worker's share
     shell = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}   # as a terminal has it
     fresh = {k: v for k, v in shell.items() if k not in ("FER_DATA", "FER_RUN_DIR")}
-    first = _start(tmp_path_factory.mktemp("first_command"), env={**fresh, **threads})
+    clone = _fresh_clone(tmp_path_factory.mktemp("fresh_clone"))
+    first = _start(tmp_path_factory.mktemp("first_command"), env={**fresh, **threads, "PYTHONPATH": str(clone)},
+                   cwd=clone)
     fast = None if SESSION_DATA == "demo" else _start(tmp_path_factory.mktemp("fast_run"), "--fast", "--data",
                                                       SESSION_DATA, env={**shell, **threads})
-    yield {"first": first, "fast": fast}
+    yield {"first": first, "fast": fast, "clone": clone}
     for started in (first, fast):
         if started and started[0].poll() is None:
             started[0].kill()
@@ -70,11 +87,13 @@ def fast_run(started_runs, request):
     return _wait(started_runs["fast"])[:3]
 
 
-def test_the_readme_first_command_completes_on_the_demo_set(first_command_run):
+def test_the_readme_first_command_completes_on_the_demo_set(first_command_run, started_runs):
     from helpers.run import DEMO_BANNER, notebooks
     runs, summary, out, stdout = first_command_run
     assert [nb.stem for nb in notebooks()] == list(runs)
-    assert "without encryption" not in (out / "runner.log").read_text()     # ipykernel 7's warning on plain TCP
+    log = (out / "runner.log").read_text()
+    assert f"Workbook folder: {started_runs['clone']}\n" in log              # the fresh clone's, not this one
+    assert "without encryption" not in log                                  # ipykernel 7's warning on plain TCP
     assert all(nb["status"] == "ok" for nb in runs.values()), {n: nb["error"] for n, nb in runs.items()}
     assert summary["demo"] is True and summary["fast"] is True
     assert stdout.startswith(DEMO_BANNER) and stdout.rstrip().endswith(DEMO_BANNER)   # said first and last
