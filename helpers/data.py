@@ -95,29 +95,36 @@ def find_data(path: str | os.PathLike | None = None, given_as: str = "the path y
     A path that is given (argument or ``FER_DATA``) but does not exist is an error, not a silent fallback;
     ``given_as`` says in that error where the path came from (e.g. ``'--data'``).
     """
-    for given, what in ((path, given_as), (os.environ.get("FER_DATA") or None, "$FER_DATA")):
-        if given is not None and str(given) != "":
-            if str(given).lower() == "demo":
-                return None
-            p = user_path(given)
-            if not p.exists():
-                looked = "; ".join(filter(None, (what, where_looked(p))))
-                raise FERDataError(f"{p}: no such file or folder ({looked}). Point it at a FER2013 folder "
-                                   f"(with train/ and test/), fer2013.csv, or any class-per-folder dataset.")
-            return _csv_standing_for(p)
+    given, what = _given(path, given_as)
+    if given is not None:
+        if str(given).lower() == "demo":
+            return None
+        p = user_path(given)
+        if not p.exists():
+            looked = "; ".join(filter(None, (what, where_looked(p))))
+            raise FERDataError(f"{p}: no such file or folder ({looked}). Point it at a FER2013 folder "
+                               f"(with train/ and test/), fer2013.csv, or any class-per-folder dataset.")
+        return _csv_standing_for(p)
     for candidate in (project_root() / "data" / "fer2013", project_root() / "data" / "fer2013.csv"):
         if candidate.exists():
             return _csv_standing_for(candidate)
     return None
 
 
-def demo_asked(path: str | os.PathLike | None = None, given_as: str = "the path you passed") -> str | None:
-    """Whether the demo set was asked for by name, and how (``given_as`` or ``'$FER_DATA'``), the way
-    :func:`find_data` reads ``path`` and ``$FER_DATA``; ``None`` when the demo set stands in for data not found."""
-    for given, what in ((path, given_as), (os.environ.get("FER_DATA") or None, "$FER_DATA")):
+def _given(path, given_as: str):
+    """The dataset path the user gave and where it came from: ``(path, given_as)``, else ``$FER_DATA``'s;
+    ``(None, None)`` when neither is given (an empty string is not given)."""
+    for given, what in ((path, given_as), (os.environ.get("FER_DATA"), "$FER_DATA")):
         if given is not None and str(given) != "":
-            return what if str(given).lower() == "demo" else None
-    return None
+            return given, what
+    return None, None
+
+
+def demo_asked(path: str | os.PathLike | None = None, given_as: str = "the path you passed") -> str | None:
+    """How the demo set was asked for by name (``given_as`` or ``'$FER_DATA'``), read as :func:`find_data`
+    reads ``path`` and ``$FER_DATA``; ``None`` when the demo set stands in for data not found."""
+    given, what = _given(path, given_as)
+    return what if given is not None and str(given).lower() == "demo" else None
 
 
 def _csv_standing_for(folder: Path) -> Path:
