@@ -173,4 +173,5 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_report_header(config):
     """Which dataset the FER2013 tests run on (``SESSION_DATA``), and the workers' note when memory limits them."""
     data = "the generated demo set" if SESSION_DATA == "demo" else SESSION_DATA
-    return [f"dataset for the notebook runs and FER2013 checks: {data}", *filter(None, [config.stash.get(_WORKERS_NOTE, None)])]
+    workers = config.stash.get(_WORKERS_NOTE, None)
+    return [f"dataset for the notebook runs and FER2013 checks: {data}", *([workers] if workers else [])]
