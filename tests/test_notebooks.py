@@ -32,8 +32,9 @@ def _fresh_clone(dest: Path) -> Path:
     a fresh clone, but for what no notebook reads. A dataset the user put in the project's ``data/`` is not
     there, so the README's first command runs on the demo set, as it does on a fresh clone."""
     root = Path(__file__).resolve().parents[1]
+    skip = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
     for folder in ("helpers", "notebooks", "models"):
-        shutil.copytree(root / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        shutil.copytree(root / folder, dest / folder, ignore=skip)
     return dest
 
 
