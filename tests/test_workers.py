@@ -12,7 +12,10 @@ def _workers(monkeypatch, cores, available_gb):
     monkeypatch.setattr("xdist.plugin.pytest_xdist_auto_num_workers", lambda config: cores)
     monkeypatch.setattr(psutil, "virtual_memory", lambda: types.SimpleNamespace(available=available_gb * 1e9))
     config = types.SimpleNamespace(stash=pytest.Stash())
-    return conftest.pytest_xdist_auto_num_workers(config), conftest.pytest_report_header(config)
+    workers = conftest.pytest_xdist_auto_num_workers(config)
+    dataset, *note = conftest.pytest_report_header(config)          # the header's first line names the dataset
+    assert dataset.startswith("dataset for the notebook runs and FER2013 checks: ")
+    return workers, (note[0] if note else None)
 
 
 def test_one_worker_per_core_while_the_memory_holds_them(monkeypatch):
