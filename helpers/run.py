@@ -39,8 +39,8 @@ DEMO_BANNER = ("DEMO DATA: no dataset found (no --data, $FER_DATA unset, no data
                "so the notebooks\nrun on generated cartoon faces at FAST_MODE size. They show the mechanics; the "
                "numbers are not FER2013 results.\nTo use FER2013, see the README, 'Getting FER2013'.")
 DEMO_ASKED = ("DEMO DATA, as asked ({how} is 'demo'): the notebooks run on generated cartoon faces at FAST_MODE "
-              "size.\nThey show the mechanics; the numbers are not FER2013 results. To use FER2013, see the "
-              "README,\n'Getting FER2013'.")
+              "size.\nThey show the mechanics; the numbers are not FER2013 results.\nTo use FER2013, see the "
+              "README, 'Getting FER2013'.")
 
 
 def demo_banner(asked_as: str | None = None) -> str:
