@@ -2,6 +2,7 @@
 Chromium runs notebook 06 with Run All, and its widget, which the headless runner skips, answers a sample
 chosen, and a file that is not a photo."""
 
+import contextlib
 import json
 import os
 import re
@@ -21,12 +22,11 @@ NOTEBOOK = "06_faces_in_the_wild.ipynb"
 TOKEN = "workbook-test"
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server of this Python over a copy of the notebook (autosave never writes into the project),
-    with its own settings and workspace; yields ``(url, api)``, ``api(path)`` reading the server's REST API."""
-    (tmp_path / "notebooks").mkdir()
-    shutil.copy(project_root() / "notebooks" / NOTEBOOK, tmp_path / "notebooks")
+@contextlib.contextmanager
+def jupyterlab(tmp_path, *options):
+    """A JupyterLab server of this Python over ``tmp_path`` (autosave never writes into the project), with its
+    own settings and workspace, started with ``options`` too; yields ``(port, api)``, ``api(path, post=None)``
+    reading the server's REST API (a POST where ``post`` is given). Its log is ``tmp_path / "server.log"``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "FER_RUNNER"}
     env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "config"), JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
@@ -35,11 +35,12 @@ def lab(tmp_path):
         server = subprocess.Popen(
             [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--allow-root",
              f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={tmp_path}",
-             f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", "--LabApp.news_url=None"],
+             f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}", "--LabApp.news_url=None", *options],
             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
 
-    def api(path):
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}?token={TOKEN}", timeout=10) as answer:
+    def api(path, post=None):
+        data = None if post is None else json.dumps(post).encode()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}?token={TOKEN}", data, timeout=10) as answer:
             return json.load(answer)
 
     try:
@@ -51,10 +52,19 @@ def lab(tmp_path):
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}", api
+        yield port, api
     finally:
         server.terminate()
         server.wait(30)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab as the README starts it, over a copy of notebook 06; yields ``(url, api)``."""
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(project_root() / "notebooks" / NOTEBOOK, tmp_path / "notebooks")
+    with jupyterlab(tmp_path) as (port, api):
+        yield f"http://127.0.0.1:{port}", api
 
 
 def kernel_state(api) -> str:
@@ -110,3 +120,41 @@ def test_notebook_06_runs_in_jupyterlab_and_its_widget_answers(lab, tmp_path):
         chooser.value.set_files(tmp_path / "notes.jpg")
         expect(widget).to_contain_text("notes.jpg: not an image OpenCV can read", timeout=60_000)
         chromium.close()
+
+
+def execute(port: int, kernel_id: str, code: str) -> str:
+    """Run ``code`` in a JupyterLab server's kernel over its websocket, as the browser does; its result's text."""
+    import asyncio
+    from datetime import datetime, timezone
+    from uuid import uuid4
+
+    from tornado.websocket import websocket_connect
+
+    async def ask():
+        socket = await websocket_connect(f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels?token={TOKEN}")
+        msg_id = uuid4().hex
+        await socket.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": uuid4().hex,
+                       "version": "5.3", "date": datetime.now(timezone.utc).isoformat()},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                        "allow_stdin": False}}))
+        while True:
+            msg = json.loads(await socket.read_message())
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] in ("execute_result", "error"):
+                socket.close()
+                return msg["content"].get("data", {}).get("text/plain", msg["content"].get("evalue"))
+
+    return asyncio.run(asyncio.wait_for(ask(), 120))
+
+
+def test_jupyterlab_encrypts_its_kernels_where_the_docs_say(tmp_path):
+    """docs/commands.md's answer to ipykernel's "running over TCP without encryption" warning: the option it
+    gives starts JupyterLab with encrypted kernels, which run code, and the warning is gone."""
+    option = re.search(r"`\.venv/bin/jupyter lab (--KernelManager\.transport_encryption=\w+)`",
+                       (project_root() / "docs" / "commands.md").read_text()).group(1)
+    with jupyterlab(tmp_path, option) as (port, api):
+        kernel = api("/api/kernels", post={"name": "python3"})
+        assert execute(port, kernel["id"], "6 * 7") == "42"
+    log = (tmp_path / "server.log").read_text()
+    assert "Kernel is running over TCP" not in log and "Traceback" not in log, log[-3000:]
