@@ -130,8 +130,10 @@ def refresh_if_better(model: keras.Model, ds: Dataset, n: int | None = 5000, see
 def main(argv=None) -> int:
     """``python -m helpers.batchnorm``: see the module's docstring. Writes ``OUT`` (the statistics recomputed if
     PublicTest improves, else the model unchanged) and what was done to ``OUT`` with ``.json`` for suffix."""
-    parser = argparse.ArgumentParser(description="Recompute a model's batch-norm statistics on clean Training "
-                                                 "faces; keep them if PublicTest accuracy improves.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.batchnorm",
+        description="Recompute a model's batch-norm statistics on clean Training "
+                    "faces; keep them if PublicTest accuracy improves.")
     parser.add_argument("model", type=Path, help="a saved Keras model (.keras)")
     parser.add_argument("out", type=Path, help="where to write the result (.keras; not the model itself)")
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")

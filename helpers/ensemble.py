@@ -200,8 +200,10 @@ def load_teacher(path: str | Path, ds) -> np.ndarray:
 
 def main(argv=None) -> int:
     """``python -m helpers.ensemble``: see the module's docstring."""
-    parser = argparse.ArgumentParser(description="Average the snapshots of a cyclic run (and other networks); "
-                                                 "choose on PublicTest, print PrivateTest for the choice.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.ensemble",
+        description="Average the snapshots of a cyclic run (and other networks); "
+                    "choose on PublicTest, print PrivateTest for the choice.")
     parser.add_argument("run_dir", help="a run folder with snapshots/cycle-<k>.keras (train with cycles > 1); "
                                         "with --also, any folder for the results")
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")

@@ -188,8 +188,10 @@ def command_line(args: argparse.Namespace) -> str:
 
 def main(argv=None) -> int:
     """``python -m helpers.finetune``: see the module's docstring."""
-    parser = argparse.ArgumentParser(description="Fine-tune a trained model on faces as the test sees them "
-                                                 "(mirror images only, low learning rate); PublicTest chooses.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.finetune",
+        description="Fine-tune a trained model on faces as the test sees them "
+                    "(mirror images only, low learning rate); PublicTest chooses.")
     parser.add_argument("--model", type=Path, default=None, help="a .keras file with its .json (default: the "
                                                                  "shipped model)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the result (not the model's own)")

@@ -1,6 +1,6 @@
 """Pack a dataset into one small file, to carry it where the data is not (a rented GPU machine, a Colab).
 
-    python -m helpers.pack --out fer2013.pack.npz [--data PATH] [--quality 90] [--splits train public]
+    python -m helpers.pack --out fer2013.pack.npz [--data PATH] [--quality 95] [--splits train public]
 
 Any dataset :func:`helpers.data.load` reads goes in (FER2013's folders or CSV, a class-per-folder set); the
 pack holds its faces as JPEG (tiles of 32 x 32 faces, so the file headers are paid once a tile) with their

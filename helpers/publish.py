@@ -1,6 +1,6 @@
 """Publish a run's executed notebooks as Markdown with their figures, so results can be read without running.
 
-    python -m helpers.run --out runs/fer2013              # a full run on FER2013 (about 30 min on 2 cores)
+    python -m helpers.run --out runs/fer2013              # a full run on FER2013 (21-37 min on 2 cores: README)
     python -m helpers.publish runs/fer2013                # -> docs/notebooks/NN_*.md + figures
 
 A run on the demo set publishes only its wall times. Every run time the README and the notebooks' headers

@@ -87,8 +87,10 @@ def command_line(args: argparse.Namespace) -> str:
 
 def main(argv=None) -> int:
     """``python -m helpers.train``: train a recipe on FER2013 (see the module's docstring)."""
-    parser = argparse.ArgumentParser(description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
-                                                 "PrivateTest evaluated once at the end.")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.train",
+        description="Train a FER2013 CNN: Training to fit, PublicTest to select, "
+                    "PrivateTest evaluated once at the end.")
     parser.add_argument("--recipe", default="cpu_wide_ema", choices=sorted(RECIPES),
                         help="default: the shipped model's recipe")
     parser.add_argument("--data", default=None, help="dataset path (default: $FER_DATA, data/, demo)")
