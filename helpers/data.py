@@ -326,8 +326,10 @@ def folder_class_map(root: str | os.PathLike, class_map: dict | None = None) -> 
     that numbered class folders (AffectNet's ``0``-``7``) have their names in the notebooks and commands too,
     which take no ``class_map``; ``None`` when there is neither."""
     path = Path(root) / CLASS_MAP_FILE
-    if class_map is not None or not path.is_file():
-        return class_map
+    if class_map is not None:
+        return {str(folder): name for folder, name in class_map.items()}    # {0: "neutral"} names folder 0/
+    if not path.is_file():
+        return None
     try:
         mapping = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -337,6 +339,20 @@ def folder_class_map(root: str | os.PathLike, class_map: dict | None = None) -> 
         raise FERDataError(f"{path}: expected an object of folder name -> class name, e.g. "
                            f'{{"0": "neutral", "1": "happy"}} (found {str(mapping)[:80]}).')
     return mapping
+
+
+def _check_class_map(root: Path, class_map: dict, folders: set) -> None:
+    """A class map that names none of the class folders, or leaves a numbered one out (which would become a
+    class called "7"), is a mistake: an error that names the folders."""
+    named = ", ".join(sorted(class_map))
+    where = f"the class map ({CLASS_MAP_FILE} or class_map=)"
+    if folders and not folders & set(class_map):
+        raise FERDataError(f"{root}: {where} names the folders {named}, but the class folders are "
+                           f"{', '.join(sorted(folders))}: its keys must be the folders' names.")
+    unnamed = sorted(f for f in folders - set(class_map) if f.isdigit())
+    if unnamed:
+        raise FERDataError(f"{root}: the numbered class folder(s) {', '.join(f + '/' for f in unnamed)} are not "
+                           f'in {where}, which names {named}: add them, e.g. "{unnamed[0]}": "<class name>".')
 
 
 def _list_folder_images(root: Path, class_map: dict | None):
@@ -353,6 +369,8 @@ def _list_folder_images(root: Path, class_map: dict | None):
         groups = [(d, _FOLDER_SPLIT[d.name.lower()]) for d in split_dirs]
     else:
         groups = [(root, "")]
+    if class_map:
+        _check_class_map(root, class_map, {d.name for folder, _ in groups for d in class_dirs(folder)})
     entries, class_sets = [], {}
     for folder, folder_split in groups:
         classes_here = class_dirs(folder)

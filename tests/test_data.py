@@ -97,6 +97,23 @@ def test_numbered_folders_take_their_names_from_the_folders_class_map_json(affec
         data.load(affectnet_folders, verbose=False)
 
 
+def test_a_class_map_that_misses_the_folders_is_an_error(affectnet_folders):
+    """A numbered folder left out of the map would become a class called "7"; keys that name no folder (a map
+    for 00-07, say) would map nothing. Keys may be numbers when the map is given in code."""
+    import json
+    (affectnet_folders / "class_map.json").write_text(json.dumps({k: v for k, v in AFFECTNET_MAP.items() if k != "7"}))
+    with pytest.raises(FERDataError, match=r"affectnet: the numbered class folder\(s\) 7/ are not in the class map "
+                                           r"\(class_map\.json or class_map=\), which names 0, 1, .*6: add them"):
+        data.load(affectnet_folders, verbose=False)
+    (affectnet_folders / "class_map.json").write_text(json.dumps({f"0{k}": v for k, v in AFFECTNET_MAP.items()}))
+    with pytest.raises(FERDataError, match=r"names the folders 00, 01, .*, but the class folders are 0, 1, .*: its "
+                                           r"keys must be the folders' names"):
+        data.load(affectnet_folders, verbose=False)
+    (affectnet_folders / "class_map.json").unlink()
+    numbers = data.load(affectnet_folders, class_map={int(k): v for k, v in AFFECTNET_MAP.items()}, verbose=False)
+    assert numbers.classes == data.load(affectnet_folders, class_map=AFFECTNET_MAP, verbose=False).classes
+
+
 def test_split_is_reproducible_with_seed(ckplus_folders):
     a = data.load(ckplus_folders, seed=1, cache=False, verbose=False)
     b = data.load(ckplus_folders, seed=1, cache=False, verbose=False)
