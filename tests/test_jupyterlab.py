@@ -1,6 +1,7 @@
 """The README's "open the workbook with .venv/bin/jupyter lab", as a student meets it: JupyterLab in headless
 Chromium runs notebook 06 with Run All, and its widget, which the headless runner skips, answers a sample
-chosen, and a file that is not a photo."""
+chosen, and a file that is not a photo. Started with the option docs/commands.md gives, its kernels are
+encrypted and still run code."""
 
 import contextlib
 import json
